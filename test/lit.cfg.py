@@ -19,3 +19,5 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.gpipe_tools_dir, config.llvm_tools_dir]
 tools = ["gpipe-opt", "gpipe-translate"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.gpipe_tools_dir, append_path=True)
