@@ -151,7 +151,7 @@ private:
   };
 
   LogicalResult bindDimensions(onnx::ModelProto &model);
-  LogicalResult checkAndLoadInitializers(const onnx::GraphProto &graph);
+  LogicalResult registerInitializers(const onnx::GraphProto &graph);
   LogicalResult importNode(const onnx::NodeProto &node, int index);
   Location nodeLoc(const onnx::NodeProto &node, int index);
   FailureOr<RankedTensorType> valueInfoType(const onnx::ValueInfoProto &vi,

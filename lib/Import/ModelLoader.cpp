@@ -12,6 +12,11 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include "ConstTensor.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
 #include <exception>
 
 using namespace mlir::gpipe::import;
@@ -37,6 +42,82 @@ static bool looksLikeText(llvm::StringRef contents) {
   for (unsigned char c : head)
     if (c < 0x09 || (c > 0x0d && c < 0x20) || c == 0x7f)
       return false;
+  return true;
+}
+
+/// Checks that every initializer's values are present: in the file, or in an
+/// external data file beside the model. Runs before ONNX's checker so that
+/// the user sees which initializer is wrong and why.
+static bool validateInitializers(const onnx::ModelProto &model,
+                                 llvm::StringRef path, std::string &error) {
+  using TP = onnx::TensorProto;
+  for (const auto &init : model.graph().initializer()) {
+    std::string what = "initializer '" + init.name() + "'";
+    int32_t dtype = init.data_type();
+    if (!isSupportedDType(dtype)) {
+      error = what + " has unsupported " + dtypeName(dtype);
+      return false;
+    }
+    int64_t n = 1;
+    for (int64_t d : init.dims()) {
+      if (d < 0) {
+        error = what + " has a negative dimension";
+        return false;
+      }
+      n *= d;
+    }
+    int64_t bytes = n * dtypeBytes(dtype);
+    if (init.data_location() == TP::EXTERNAL) {
+      std::string location;
+      int64_t offset = 0, length = bytes;
+      for (const auto &kv : init.external_data()) {
+        if (kv.key() == "location")
+          location = kv.value();
+        else if (kv.key() == "offset")
+          offset = std::atoll(kv.value().c_str());
+        else if (kv.key() == "length")
+          length = std::atoll(kv.value().c_str());
+      }
+      llvm::SmallString<256> file(llvm::sys::path::parent_path(path));
+      llvm::sys::path::append(file, location);
+      uint64_t size = 0;
+      if (location.empty() || llvm::sys::fs::file_size(file, size)) {
+        error = what + ": external data file '" + file.str().str() + "' is missing";
+        return false;
+      }
+      if (length != bytes || (int64_t)size < offset + length) {
+        error = what + ": external data file '" + file.str().str() +
+                "' holds " + std::to_string(size) + " bytes, needs " +
+                std::to_string(offset + bytes);
+        return false;
+      }
+      continue;
+    }
+    if (init.has_raw_data()) {
+      if ((int64_t)init.raw_data().size() != bytes) {
+        error = what + " holds " + std::to_string(init.raw_data().size()) +
+                " bytes of data, expected " + std::to_string(bytes);
+        return false;
+      }
+      continue;
+    }
+    int64_t count;
+    switch (dtype) {
+    case TP::FLOAT: count = init.float_data_size(); break;
+    case TP::DOUBLE: count = init.double_data_size(); break;
+    case TP::INT64: count = init.int64_data_size(); break;
+    default: count = init.int32_data_size(); break;
+    }
+    if (count == 0 && n > 0) {
+      error = what + " has no data";
+      return false;
+    }
+    if (count != n) {
+      error = what + " holds " + std::to_string(count) + " values, expected " +
+              std::to_string(n);
+      return false;
+    }
+  }
   return true;
 }
 
@@ -81,8 +162,18 @@ bool mlir::gpipe::import::loadModel(llvm::StringRef contents,
     error = "not an ONNX model: it has no graph or no opset import";
     return false;
   }
+  if (!validateInitializers(model, path, error))
+    return false;
+  bool external = false;
+  for (const auto &init : model.graph().initializer())
+    external |= init.data_location() == onnx::TensorProto::EXTERNAL;
   try {
-    onnx::checker::check_model(model);
+    // The in-memory checker resolves external data against the working
+    // directory; the file-based one against the model's own directory.
+    if (external)
+      onnx::checker::check_model(path.str());
+    else
+      onnx::checker::check_model(model);
   } catch (const std::exception &e) {
     error = "invalid ONNX model: " + oneLine(e.what());
     return false;

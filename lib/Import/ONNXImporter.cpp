@@ -67,6 +67,20 @@ LogicalResult Importer::bindDimensions(onnx::ModelProto &model) {
   for (const auto &init : model.graph().initializer())
     initNames.insert(init.name());
   llvm::StringSet<> seenParams;
+  auto collect = [&](const auto &infos) {
+    for (const auto &vi : infos)
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape())
+        for (const auto &d : vi.type().tensor_type().shape().dim())
+          if (d.has_dim_param())
+            seenParams.insert(d.dim_param());
+  };
+  collect(model.graph().input());
+  collect(model.graph().output());
+  for (const auto &entry : options.dims)
+    if (!seenParams.contains(entry.getKey()))
+      return emitError(loc) << "--dim " << entry.getKey()
+                            << " names no symbolic dimension of the model's "
+                               "inputs or outputs";
   auto bind = [&](onnx::ValueInfoProto &vi, bool required) -> LogicalResult {
     if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape())
       return success();
@@ -81,7 +95,6 @@ LogicalResult Importer::bindDimensions(onnx::ModelProto &model) {
       }
       std::optional<int64_t> value;
       if (dim->has_dim_param()) {
-        seenParams.insert(dim->dim_param());
         auto it = options.dims.find(dim->dim_param());
         if (it != options.dims.end())
           value = it->second;
@@ -110,66 +123,15 @@ LogicalResult Importer::bindDimensions(onnx::ModelProto &model) {
   for (auto &vi : *graph->mutable_output())
     if (failed(bind(vi, false)))
       return failure();
-  for (const auto &entry : options.dims)
-    if (!seenParams.contains(entry.getKey()))
-      return emitError(loc) << "--dim " << entry.getKey()
-                            << " names no symbolic dimension of the model's "
-                               "inputs or outputs";
   return success();
 }
 
-LogicalResult Importer::checkAndLoadInitializers(const onnx::GraphProto &graph) {
-  Location loc = FileLineColLoc::get(context, path, 0, 0);
+LogicalResult Importer::registerInitializers(const onnx::GraphProto &graph) {
+  // Their data was validated when the model was loaded.
   for (const auto &init : graph.initializer()) {
-    Type elt = elementTypeFor(init.data_type(), context);
-    if (!elt)
-      return emitError(loc) << "initializer '" << init.name()
-                            << "' has unsupported " << dtypeName(init.data_type());
     SmallVector<int64_t> shape(init.dims().begin(), init.dims().end());
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    int64_t bytes = n * dtypeBytes(init.data_type());
-    if (init.data_location() == onnx::TensorProto::EXTERNAL) {
-      std::string location;
-      int64_t offset = 0, length = -1;
-      for (const auto &kv : init.external_data()) {
-        if (kv.key() == "location")
-          location = kv.value();
-        else if (kv.key() == "offset")
-          offset = std::stoll(kv.value());
-        else if (kv.key() == "length")
-          length = std::stoll(kv.value());
-      }
-      SmallString<256> file(llvm::sys::path::parent_path(path));
-      llvm::sys::path::append(file, location);
-      uint64_t size = 0;
-      if (location.empty() || llvm::sys::fs::file_size(file, size))
-        return emitError(loc) << "initializer '" << init.name()
-                              << "': external data file '" << file
-                              << "' is missing";
-      int64_t need = length >= 0 ? length : bytes;
-      if ((int64_t)size < offset + need)
-        return emitError(loc) << "initializer '" << init.name()
-                              << "': external data file '" << file
-                              << "' is truncated (" << size << " bytes, needs "
-                              << offset + need << ")";
-    } else {
-      int64_t have = -1;
-      if (init.has_raw_data())
-        have = init.raw_data().size();
-      else if (init.float_data_size() || init.int32_data_size() ||
-               init.int64_data_size() || init.double_data_size() ||
-               init.uint64_data_size())
-        have = bytes; // Typed fields are checked when the values are read.
-      if (have < 0 && n > 0)
-        return emitError(loc) << "initializer '" << init.name()
-                              << "' has no data";
-      if (have >= 0 && have != bytes)
-        return emitError(loc) << "initializer '" << init.name() << "' holds "
-                              << have << " bytes of data, expected " << bytes;
-    }
-    initializers[init.name()] = {&init, RankedTensorType::get(shape, elt)};
+    initializers[init.name()] = {
+        &init, RankedTensorType::get(shape, elementTypeFor(init.data_type(), context))};
   }
   return success();
 }
@@ -285,14 +247,6 @@ OwningOpRef<ModuleOp> Importer::run(onnx::ModelProto &model) {
           << "', opset " << opset << ")";
       return nullptr;
     }
-    if (node.attribute_size())
-      for (const auto &a : node.attribute())
-        if (a.type() == onnx::AttributeProto::GRAPH ||
-            a.type() == onnx::AttributeProto::GRAPHS) {
-          emitError(nodeLoc(node, i)) << "control flow ('" << node.op_type()
-                                      << "' with a subgraph) is not supported";
-          return nullptr;
-        }
   }
   if (failed(bindDimensions(model)))
     return nullptr;
@@ -301,7 +255,7 @@ OwningOpRef<ModuleOp> Importer::run(onnx::ModelProto &model) {
     emitError(fileLoc) << error;
     return nullptr;
   }
-  if (failed(checkAndLoadInitializers(graph)))
+  if (failed(registerInitializers(graph)))
     return nullptr;
 
   for (const auto &node : graph.node())
@@ -382,7 +336,7 @@ OwningOpRef<ModuleOp> mlir::gpipe::importONNXBuffer(StringRef contents,
     llvm::sys::fs::make_absolute(absPath);
   onnx::ModelProto model;
   std::string error;
-  if (!import::loadModel(contents, path, model, error)) {
+  if (!import::loadModel(contents, absPath, model, error)) {
     emitError(FileLineColLoc::get(context, absPath, 0, 0)) << error;
     return nullptr;
   }
