@@ -82,24 +82,6 @@ LogicalResult convertLeakyRelu(NodeContext &ctx) {
   return success();
 }
 
-LogicalResult convertGelu(NodeContext &ctx) {
-  auto x = ctx.input(0);
-  if (failed(x))
-    return failure();
-  std::string approx = ctx.attrString("approximate", "none");
-  GeluApproximation kind;
-  if (approx == "none")
-    kind = GeluApproximation::None;
-  else if (approx == "tanh")
-    kind = GeluApproximation::Tanh;
-  else
-    return ctx.unsupportedAttr("approximate", approx);
-  ctx.setOutput(0, ctx.createSameType<GeluOp>(
-                       *x, {ctx.named("approximation",
-                                      GeluApproximationAttr::get(ctx.context(), kind))}));
-  return success();
-}
-
 LogicalResult convertClip(NodeContext &ctx) {
   auto x = ctx.input(0);
   if (failed(x))
@@ -185,7 +167,6 @@ void mlir::gpipe::import::registerElementwiseHandlers(HandlerTable &t) {
   t["Cos"] = unary<CosOp>();
   t["Not"] = unary<NotOp>();
   t["LeakyRelu"] = convertLeakyRelu;
-  t["Gelu"] = convertGelu;
   t["Clip"] = convertClip;
   t["Cast"] = convertCast;
   t["Add"] = binary<AddOp>();
