@@ -215,12 +215,7 @@ FailureOr<ConstTensor> foldSlice(NodeContext &ctx, const ConstTensor &data) {
 
 FailureOr<ConstTensor> foldTranspose(NodeContext &ctx, const ConstTensor &data) {
   int64_t rank = data.shape.size();
-  SmallVector<int64_t> perm;
-  if (auto p = ctx.attrInts("perm"))
-    perm = *p;
-  else
-    for (int64_t i = rank - 1; i >= 0; --i)
-      perm.push_back(i);
+  SmallVector<int64_t> perm = resolvePerm(ctx, rank);
   if ((int64_t)perm.size() != rank)
     return ctx.fail("perm does not match the input's rank");
   SmallVector<int64_t> shape;

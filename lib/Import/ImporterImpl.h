@@ -68,6 +68,8 @@ public:
   bool outputUsed(int i) const;
   void setOutput(int i, Value v);
   void setOutputConst(int i, ConstTensor t);
+  /// Defines output `i` from a conversion that may have failed.
+  LogicalResult setResult(FailureOr<Value> v, int i = 0);
 
   // Attributes.
   bool hasAttr(llvm::StringRef name) const;
@@ -186,6 +188,9 @@ FailureOr<SliceBounds> resolveSlice(NodeContext &ctx, llvm::ArrayRef<int64_t> sh
 /// ONNX Reshape's target (with 0 and -1 resolved) for an input of `shape`.
 FailureOr<llvm::SmallVector<int64_t>>
 resolveReshape(NodeContext &ctx, llvm::ArrayRef<int64_t> shape);
+
+/// Transpose's `perm`, defaulting to reversing the dimensions.
+llvm::SmallVector<int64_t> resolvePerm(NodeContext &ctx, int64_t rank);
 
 /// Normalized, sorted Unsqueeze axes for an input of rank `rank`.
 FailureOr<llvm::SmallVector<int64_t>> resolveUnsqueeze(NodeContext &ctx,

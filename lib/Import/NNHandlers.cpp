@@ -9,13 +9,6 @@ using namespace mlir::gpipe;
 using namespace mlir::gpipe::import;
 
 namespace {
-LogicalResult setResult(NodeContext &ctx, FailureOr<Value> v, int i = 0) {
-  if (failed(v))
-    return failure();
-  ctx.setOutput(i, *v);
-  return success();
-}
-
 LogicalResult rejectUsedOutputs(NodeContext &ctx, int from, StringRef what) {
   for (int i = from; i < ctx.numOutputs(); ++i)
     if (ctx.outputUsed(i))
@@ -28,7 +21,7 @@ LogicalResult convertMatMul(NodeContext &ctx) {
   auto a = ctx.input(0), b = ctx.input(1);
   if (failed(a) || failed(b))
     return failure();
-  return setResult(ctx, ctx.create1<MatMulOp>(ValueRange{*a, *b}));
+  return ctx.setResult(ctx.create1<MatMulOp>(ValueRange{*a, *b}));
 }
 
 LogicalResult convertGemm(NodeContext &ctx) {
@@ -39,8 +32,7 @@ LogicalResult convertGemm(NodeContext &ctx) {
   SmallVector<Value> operands{*a, *b};
   if (*c)
     operands.push_back(*c);
-  return setResult(
-      ctx, ctx.create1<GemmOp>(
+  return ctx.setResult(ctx.create1<GemmOp>(
                operands,
                {ctx.named("alpha", bld.getF32FloatAttr(ctx.attrFloat("alpha", 1.0f))),
                 ctx.named("beta", bld.getF32FloatAttr(ctx.attrFloat("beta", 1.0f))),
@@ -112,8 +104,7 @@ LogicalResult convertConv(NodeContext &ctx) {
   SmallVector<Value> operands{*x, *w};
   if (*b)
     operands.push_back(*b);
-  return setResult(
-      ctx, ctx.create1<ConvOp>(
+  return ctx.setResult(ctx.create1<ConvOp>(
                operands, {ctx.named("strides", ctx.i64Array(win->strides)),
                           ctx.named("pads", ctx.i64Array(win->pads)),
                           ctx.named("dilations", ctx.i64Array(win->dilations)),
@@ -130,8 +121,7 @@ LogicalResult convertMaxPool(NodeContext &ctx) {
   auto win = readWindow(ctx, cast<RankedTensorType>(x->getType()), std::nullopt);
   if (failed(win))
     return failure();
-  return setResult(
-      ctx, ctx.create1<MaxPoolOp>(
+  return ctx.setResult(ctx.create1<MaxPoolOp>(
                *x, {ctx.named("kernel", ctx.i64Array(win->kernel)),
                     ctx.named("strides", ctx.i64Array(win->strides)),
                     ctx.named("pads", ctx.i64Array(win->pads)),
@@ -150,8 +140,7 @@ LogicalResult convertAvgPool(NodeContext &ctx) {
   if (win->dilations != SmallVector<int64_t>{1, 1})
     return ctx.unsupportedAttr("dilations", "other than 1");
   auto &bld = ctx.builder();
-  return setResult(
-      ctx, ctx.create1<AvgPoolOp>(
+  return ctx.setResult(ctx.create1<AvgPoolOp>(
                *x, {ctx.named("kernel", ctx.i64Array(win->kernel)),
                     ctx.named("strides", ctx.i64Array(win->strides)),
                     ctx.named("pads", ctx.i64Array(win->pads)),
@@ -165,7 +154,7 @@ LogicalResult convertGlobalPool(NodeContext &ctx) {
   auto x = ctx.input(0);
   if (failed(x))
     return failure();
-  return setResult(ctx, ctx.create1<OpTy>(*x));
+  return ctx.setResult(ctx.create1<OpTy>(*x));
 }
 
 LogicalResult convertBatchNorm(NodeContext &ctx) {
@@ -184,7 +173,7 @@ LogicalResult convertBatchNorm(NodeContext &ctx) {
   if (!training) {
     if (failed(rejectUsedOutputs(ctx, 1, "running statistics outside training mode")))
       return failure();
-    return setResult(ctx, ctx.create1<BatchNormOp>(operands, {eps}));
+    return ctx.setResult(ctx.create1<BatchNormOp>(operands, {eps}));
   }
   if (ctx.opset < 14 && failed(rejectUsedOutputs(ctx, 3, "saved statistics")))
     return failure();
@@ -213,8 +202,7 @@ LogicalResult convertLayerNorm(NodeContext &ctx) {
   if (*bias)
     operands.push_back(*bias);
   auto &bld = ctx.builder();
-  return setResult(
-      ctx, ctx.create1<LayerNormOp>(
+  return ctx.setResult(ctx.create1<LayerNormOp>(
                operands,
                {ctx.named("axis", bld.getI64IntegerAttr(*axis)),
                 ctx.named("epsilon", bld.getF32FloatAttr(ctx.attrFloat("epsilon", 1e-5f)))}));
@@ -229,7 +217,7 @@ LogicalResult convertSoftmax(NodeContext &ctx) {
                                 cast<RankedTensorType>(x->getType()).getRank());
   if (failed(axis))
     return failure();
-  return setResult(ctx, ctx.create1<OpTy>(
+  return ctx.setResult(ctx.create1<OpTy>(
                             *x, {ctx.named("axis", ctx.builder().getI64IntegerAttr(*axis))}));
 }
 
@@ -290,13 +278,12 @@ LogicalResult convertClassLoss(NodeContext &ctx) {
   if (ctx.hasAttr("ignore_index"))
     attrs.push_back(ctx.named("ignore_index",
                               bld.getI64IntegerAttr(ctx.attrInt("ignore_index", 0))));
-  if (failed(setResult(ctx, ctx.create1<OpTy>(operands, attrs))))
+  if (failed(ctx.setResult(ctx.create1<OpTy>(operands, attrs))))
     return failure();
   if (ctx.outputUsed(1)) {
     if (!std::is_same_v<OpTy, SoftmaxCrossEntropyOp>)
       return ctx.fail("NegativeLogLikelihoodLoss has one output");
-    return setResult(ctx,
-                     ctx.create1<LogSoftmaxOp>(
+    return ctx.setResult(ctx.create1<LogSoftmaxOp>(
                          *scores, {ctx.named("axis", bld.getI64IntegerAttr(1))}),
                      1);
   }
@@ -335,8 +322,7 @@ LogicalResult convertReduce(NodeContext &ctx) {
   llvm::sort(axes);
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
     return ctx.fail("reduction axes repeat");
-  return setResult(
-      ctx, ctx.create1<OpTy>(*x, {ctx.named("axes", ctx.i64Array(axes)),
+  return ctx.setResult(ctx.create1<OpTy>(*x, {ctx.named("axes", ctx.i64Array(axes)),
                                   ctx.named("keep_dims",
                                             ctx.builder().getBoolAttr(keepDims))}));
 }

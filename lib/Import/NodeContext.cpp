@@ -92,6 +92,13 @@ void NodeContext::setOutputConst(int i, ConstTensor t) {
     importer.defineConst(node.output(i), std::move(t));
 }
 
+LogicalResult NodeContext::setResult(FailureOr<Value> v, int i) {
+  if (failed(v))
+    return failure();
+  setOutput(i, *v);
+  return success();
+}
+
 const onnx::AttributeProto *NodeContext::attr(StringRef name) {
   for (const auto &a : node.attribute())
     if (a.name() == name) {

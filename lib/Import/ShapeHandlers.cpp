@@ -113,6 +113,16 @@ mlir::gpipe::import::resolveReshape(NodeContext &ctx, ArrayRef<int64_t> shape) {
   return out;
 }
 
+SmallVector<int64_t> mlir::gpipe::import::resolvePerm(NodeContext &ctx,
+                                                     int64_t rank) {
+  if (auto p = ctx.attrInts("perm"))
+    return *p;
+  SmallVector<int64_t> perm;
+  for (int64_t i = rank - 1; i >= 0; --i)
+    perm.push_back(i);
+  return perm;
+}
+
 FailureOr<SmallVector<int64_t>>
 mlir::gpipe::import::resolveUnsqueeze(NodeContext &ctx, int64_t rank) {
   auto axes = ctx.constInts(1, "axes");
@@ -161,13 +171,6 @@ mlir::gpipe::import::resolveSqueeze(NodeContext &ctx, ArrayRef<int64_t> shape) {
 }
 
 namespace {
-LogicalResult setResult(NodeContext &ctx, FailureOr<Value> v, int i = 0) {
-  if (failed(v))
-    return failure();
-  ctx.setOutput(i, *v);
-  return success();
-}
-
 ArrayRef<int64_t> shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }
@@ -183,7 +186,7 @@ LogicalResult convertReshape(NodeContext &ctx) {
     ctx.setOutput(0, *x);
     return success();
   }
-  return setResult(ctx, ctx.create1<ReshapeOp>(
+  return ctx.setResult(ctx.create1<ReshapeOp>(
                             *x, {ctx.named("shape", ctx.i64Array(*shape))}));
 }
 
@@ -197,7 +200,7 @@ LogicalResult convertFlatten(NodeContext &ctx) {
     return ctx.fail(llvm::formatv("axis {0} is out of range for rank {1}", axis, rank).str());
   if (axis < 0)
     axis += rank;
-  return setResult(ctx, ctx.create1<FlattenOp>(
+  return ctx.setResult(ctx.create1<FlattenOp>(
                             *x, {ctx.named("axis", ctx.builder().getI64IntegerAttr(axis))}));
 }
 
@@ -206,13 +209,8 @@ LogicalResult convertTranspose(NodeContext &ctx) {
   if (failed(x))
     return failure();
   int64_t rank = shapeOf(*x).size();
-  SmallVector<int64_t> perm;
-  if (auto p = ctx.attrInts("perm"))
-    perm = *p;
-  else
-    for (int64_t i = rank - 1; i >= 0; --i)
-      perm.push_back(i);
-  return setResult(ctx, ctx.create1<TransposeOp>(
+  SmallVector<int64_t> perm = resolvePerm(ctx, rank);
+  return ctx.setResult(ctx.create1<TransposeOp>(
                             *x, {ctx.named("perm", ctx.i64Array(perm))}));
 }
 
@@ -223,7 +221,7 @@ LogicalResult convertSqueeze(NodeContext &ctx) {
   auto axes = resolveSqueeze(ctx, shapeOf(*x));
   if (failed(axes))
     return failure();
-  return setResult(ctx, ctx.create1<SqueezeOp>(
+  return ctx.setResult(ctx.create1<SqueezeOp>(
                             *x, {ctx.named("axes", ctx.i64Array(*axes))}));
 }
 
@@ -234,7 +232,7 @@ LogicalResult convertUnsqueeze(NodeContext &ctx) {
   auto axes = resolveUnsqueeze(ctx, shapeOf(*x).size());
   if (failed(axes))
     return failure();
-  return setResult(ctx, ctx.create1<UnsqueezeOp>(
+  return ctx.setResult(ctx.create1<UnsqueezeOp>(
                             *x, {ctx.named("axes", ctx.i64Array(*axes))}));
 }
 
@@ -251,7 +249,7 @@ LogicalResult convertConcat(NodeContext &ctx) {
   auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0), shapeOf(inputs[0]).size());
   if (failed(axis))
     return failure();
-  return setResult(ctx, ctx.create1<ConcatOp>(
+  return ctx.setResult(ctx.create1<ConcatOp>(
                             inputs, {ctx.named("axis", ctx.builder().getI64IntegerAttr(*axis))}));
 }
 
@@ -298,7 +296,7 @@ LogicalResult convertSlice(NodeContext &ctx) {
   auto b = resolveSlice(ctx, shapeOf(*x));
   if (failed(b))
     return failure();
-  return setResult(ctx, ctx.create1<SliceOp>(
+  return ctx.setResult(ctx.create1<SliceOp>(
                             *x, {ctx.named("starts", ctx.i64Array(b->starts)),
                                  ctx.named("ends", ctx.i64Array(b->ends)),
                                  ctx.named("steps", ctx.i64Array(b->steps))}));
@@ -311,7 +309,7 @@ LogicalResult convertExpand(NodeContext &ctx) {
   auto shape = ctx.constInts(1, "shape");
   if (failed(shape))
     return failure();
-  return setResult(ctx, ctx.create1<ExpandOp>(
+  return ctx.setResult(ctx.create1<ExpandOp>(
                             *x, {ctx.named("shape", ctx.i64Array(*shape))}));
 }
 
@@ -322,7 +320,7 @@ LogicalResult convertGather(NodeContext &ctx) {
   auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0), shapeOf(*data).size());
   if (failed(axis))
     return failure();
-  return setResult(ctx, ctx.create1<GatherOp>(
+  return ctx.setResult(ctx.create1<GatherOp>(
                             ValueRange{*data, *indices},
                             {ctx.named("axis", ctx.builder().getI64IntegerAttr(*axis))}));
 }
