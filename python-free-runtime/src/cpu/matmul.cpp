@@ -1,0 +1,148 @@
+//===- matmul.cpp - matmul and gemm through BLAS --------------------------===//
+
+#include "broadcast.h"
+#include "kernels.h"
+
+#include <cblas.h>
+#include <cstring>
+
+using namespace gp;
+
+namespace {
+void gemmBlas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb,
+              double beta, float *c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, m, n, k, (float)alpha, a, lda, b,
+              ldb, (float)beta, c, ldc);
+}
+void gemmBlas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+              const double *a, int64_t lda, const double *b, int64_t ldb,
+              double beta, double *c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
+              beta, c, ldc);
+}
+} // namespace
+
+namespace gp {
+/// C[m, n] = alpha * op(A) op(B) + beta * C for row-major f32/f64 matrices.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+          const T *a, const T *b, double beta, T *c) {
+  if (m == 0 || n == 0)
+    return;
+  if (k == 0) {
+    for (int64_t i = 0; i < m * n; ++i)
+      c[i] = beta == 0 ? T(0) : T(beta) * c[i];
+    return;
+  }
+  gemmBlas(ta, tb, m, n, k, alpha, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+}
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, double, const float *,
+                          const float *, double, float *);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double *,
+                           const double *, double, double *);
+} // namespace gp
+
+extern "C" gp_status gp_cpu_matmul(const gp_tensor *a, const gp_tensor *b,
+                                   gp_tensor *out) {
+  if (!a || !b || !out)
+    return fail("matmul: missing operand");
+  if (a->dtype != b->dtype || out->dtype != a->dtype)
+    return fail("matmul: operands " + describe(a) + ", " + describe(b) +
+                " and result " + describe(out) + " differ in element type");
+  if (a->rank < 1 || b->rank < 1)
+    return fail("matmul: operands must have rank >= 1");
+  std::vector<int64_t> ad = dimsOf(a), bd = dimsOf(b);
+  if (ad.size() == 1)
+    ad.insert(ad.begin(), 1);
+  if (bd.size() == 1)
+    bd.push_back(1);
+  int64_t m = ad[ad.size() - 2], k = ad.back(), n = bd.back();
+  if (bd[bd.size() - 2] != k)
+    return fail("matmul: contracting dimensions of " + describe(a) + " and " +
+                describe(b) + " differ");
+  size_t batchRank = std::max(ad.size(), bd.size()) - 2;
+  std::vector<int64_t> batch(batchRank);
+  for (size_t i = 0; i < batchRank; ++i) {
+    auto dimAt = [&](const std::vector<int64_t> &d) {
+      size_t r = d.size() - 2;
+      return i + r >= batchRank ? d[i + r - batchRank] : 1;
+    };
+    int64_t x = dimAt(ad), y = dimAt(bd);
+    if (x != y && x != 1 && y != 1)
+      return fail("matmul: batch dimensions of " + describe(a) + " and " + describe(b) +
+                  " do not broadcast");
+    batch[i] = x == 1 ? y : x;
+  }
+  int64_t numBatch = 1;
+  for (int64_t d : batch)
+    numBatch *= d;
+  if (numBatch * m * n != gp_numel(out))
+    return fail("matmul: result " + describe(out) + " has the wrong size");
+  // Batch strides in elements of whole matrices (0 where broadcast).
+  auto batchStrides = [&](const std::vector<int64_t> &d) {
+    std::vector<int64_t> s(batchRank, 0);
+    int64_t stride = d[d.size() - 2] * d.back();
+    size_t r = d.size() - 2;
+    for (int64_t i = (int64_t)r - 1; i >= 0; --i) {
+      size_t o = i + batchRank - r;
+      s[o] = d[i] == 1 ? 0 : stride;
+      stride *= d[i];
+    }
+    return s;
+  };
+  std::vector<int64_t> as = batchStrides(ad), bs = batchStrides(bd);
+  return dispatchFloat(a->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *x = static_cast<const T *>(a->data), *y = static_cast<const T *>(b->data);
+    T *o = static_cast<T *>(out->data);
+    for (int64_t bi = 0; bi < numBatch; ++bi) {
+      int64_t rem = bi, ao = 0, bo = 0;
+      for (int64_t d = (int64_t)batchRank - 1; d >= 0; --d) {
+        int64_t c = rem % batch[d];
+        rem /= batch[d];
+        ao += c * as[d];
+        bo += c * bs[d];
+      }
+      gemm<T>(false, false, m, n, k, 1.0, x + ao, y + bo, 0.0, o + bi * m * n);
+    }
+    return GP_OK;
+  });
+}
+
+extern "C" gp_status gp_cpu_gemm(const gp_tensor *a, const gp_tensor *b,
+                                 const gp_tensor *c, float alpha, float beta,
+                                 bool ta, bool tb, gp_tensor *out) {
+  if (!a || !b || !out)
+    return fail("gemm: missing operand");
+  if (a->rank != 2 || b->rank != 2 || out->rank != 2)
+    return fail("gemm: operands must have rank 2");
+  if (a->dtype != b->dtype || out->dtype != a->dtype || (c && c->dtype != a->dtype))
+    return fail("gemm: operands differ in element type");
+  int64_t m = a->dims[ta ? 1 : 0], k = a->dims[ta ? 0 : 1];
+  int64_t kb = b->dims[tb ? 1 : 0], n = b->dims[tb ? 0 : 1];
+  if (k != kb || out->dims[0] != m || out->dims[1] != n)
+    return fail("gemm: shapes " + describe(a) + " x " + describe(b) + " -> " +
+                describe(out) + " do not agree");
+  return dispatchFloat(a->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T *o = static_cast<T *>(out->data);
+    double cBeta = 0.0;
+    if (c && beta != 0.0f) {
+      std::vector<int64_t> dims = dimsOf(out);
+      std::array<std::vector<int64_t>, 1> strides;
+      if (!broadcastStrides(c, dims, strides[0]))
+        return fail("gemm: c " + describe(c) + " does not broadcast to " + describe(out));
+      const T *ci = static_cast<const T *>(c->data);
+      forEachBroadcast<1>(dims, strides, 1, [&](int64_t i, const std::array<int64_t, 1> &kk) {
+        o[i] = ci[kk[0]];
+      });
+      cBeta = beta;
+    }
+    gemm<T>(ta, tb, m, n, k, alpha, static_cast<const T *>(a->data),
+            static_cast<const T *>(b->data), cBeta, o);
+    return GP_OK;
+  });
+}

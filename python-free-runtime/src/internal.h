@@ -1,0 +1,86 @@
+//===- internal.h - shared helpers of the CPU runtime -----------*- C++ -*-===//
+
+#ifndef GPIPE_RUNTIME_INTERNAL_H
+#define GPIPE_RUNTIME_INTERNAL_H
+
+#include "gpipe/runtime/gp_runtime.h"
+
+#include <cstdint>
+#include <omp.h>
+#include <string>
+#include <vector>
+
+namespace gp {
+
+/// Records `msg` as this thread's last error and returns GP_ERROR.
+gp_status fail(const std::string &msg);
+
+/// "f32[2, 3]" for messages.
+std::string describe(const gp_tensor *t);
+
+/// Fails unless `t` is non-null, has data (when it has elements) and `dtype`.
+gp_status expect(const gp_tensor *t, const char *what, gp_dtype dtype);
+/// Fails unless `out` has the dims `dims`.
+gp_status expectDims(const gp_tensor *out, const char *what,
+                     const std::vector<int64_t> &dims);
+
+std::vector<int64_t> dimsOf(const gp_tensor *t);
+std::vector<int64_t> stridesOf(const std::vector<int64_t> &dims);
+
+/// Strides of `in` viewed as broadcast to `outDims` (0 where broadcast), or
+/// an empty vector when it does not broadcast.
+bool broadcastStrides(const gp_tensor *in, const std::vector<int64_t> &outDims,
+                      std::vector<int64_t> &strides);
+
+/// Runs body(begin, end) over [0, n) in chunks on the runtime's threads when
+/// `n * costPerItem` is large enough to pay for them.
+template <typename Body>
+void parallelFor(int64_t n, int64_t costPerItem, Body body) {
+  constexpr int64_t kMinWork = 1 << 15;
+  if (n <= 1 || n * costPerItem < kMinWork) {
+    body(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+    int64_t chunk = (n + threads - 1) / threads;
+    int64_t begin = me * chunk, end = begin + chunk < n ? begin + chunk : n;
+    if (begin < end)
+      body(begin, end);
+  }
+}
+
+/// Calls fn(T{}) for the floating-point dtypes.
+template <typename Fn> gp_status dispatchFloat(gp_dtype dtype, Fn fn) {
+  switch (dtype) {
+  case GP_F32: return fn(float{});
+  case GP_F64: return fn(double{});
+  default: return fail(std::string("unsupported element type ") + gp_dtype_name(dtype));
+  }
+}
+
+/// Calls fn(T{}) for every numeric dtype (bool as uint8_t).
+template <typename Fn> gp_status dispatchAll(gp_dtype dtype, Fn fn) {
+  switch (dtype) {
+  case GP_F32: return fn(float{});
+  case GP_F64: return fn(double{});
+  case GP_I64: return fn(int64_t{});
+  case GP_I32: return fn(int32_t{});
+  case GP_I16: return fn(int16_t{});
+  case GP_I8: return fn(int8_t{});
+  case GP_U8: return fn(uint8_t{});
+  case GP_BOOL: return fn(uint8_t{});
+  default: return fail("unknown element type");
+  }
+}
+
+/// Reads index i of an integer tensor (i64 or i32) as int64.
+inline int64_t indexAt(const gp_tensor *t, int64_t i) {
+  return t->dtype == GP_I64 ? static_cast<const int64_t *>(t->data)[i]
+                            : static_cast<const int32_t *>(t->data)[i];
+}
+
+} // namespace gp
+
+#endif // GPIPE_RUNTIME_INTERNAL_H

@@ -1,0 +1,136 @@
+//===- tensor.cpp - tensors, errors and threads of the runtime ------------===//
+
+#include "internal.h"
+
+#include <cblas.h>
+#include <cstdlib>
+#include <omp.h>
+
+namespace {
+thread_local std::string lastError;
+}
+
+gp_status gp::fail(const std::string &msg) {
+  lastError = msg;
+  return GP_ERROR;
+}
+
+
+extern "C" const char *gp_last_error(void) { return lastError.c_str(); }
+
+extern "C" size_t gp_dtype_size(gp_dtype dtype) {
+  switch (dtype) {
+  case GP_F64: case GP_I64: return 8;
+  case GP_F32: case GP_I32: return 4;
+  case GP_I16: return 2;
+  case GP_I8: case GP_U8: case GP_BOOL: return 1;
+  }
+  return 0;
+}
+
+extern "C" const char *gp_dtype_name(gp_dtype dtype) {
+  switch (dtype) {
+  case GP_F32: return "f32";
+  case GP_F64: return "f64";
+  case GP_I64: return "i64";
+  case GP_I32: return "i32";
+  case GP_I16: return "i16";
+  case GP_I8: return "i8";
+  case GP_U8: return "u8";
+  case GP_BOOL: return "bool";
+  }
+  return "unknown";
+}
+
+extern "C" int64_t gp_numel(const gp_tensor *t) {
+  int64_t n = 1;
+  for (int32_t i = 0; i < t->rank; ++i)
+    n *= t->dims[i];
+  return n;
+}
+
+extern "C" gp_status gp_tensor_init(gp_tensor *t, gp_dtype dtype, int32_t rank,
+                                    const int64_t *dims) {
+  if (rank < 0 || rank > GP_MAX_RANK)
+    return gp::fail("rank " + std::to_string(rank) + " exceeds the maximum of " +
+                    std::to_string(GP_MAX_RANK));
+  if (gp_dtype_size(dtype) == 0)
+    return gp::fail("unknown element type");
+  t->dtype = dtype;
+  t->rank = rank;
+  for (int32_t i = 0; i < rank; ++i) {
+    if (dims[i] < 0)
+      return gp::fail("negative dimension");
+    t->dims[i] = dims[i];
+  }
+  return GP_OK;
+}
+
+extern "C" void gp_cpu_set_num_threads(int n) {
+  if (n <= 0)
+    return;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+extern "C" int gp_cpu_get_num_threads(void) { return omp_get_max_threads(); }
+
+extern "C" void gp_free(void *data) { std::free(data); }
+
+std::string gp::describe(const gp_tensor *t) {
+  std::string s = std::string(gp_dtype_name(t->dtype)) + "[";
+  for (int32_t i = 0; i < t->rank; ++i)
+    s += (i ? ", " : "") + std::to_string(t->dims[i]);
+  return s + "]";
+}
+
+gp_status gp::expect(const gp_tensor *t, const char *what, gp_dtype dtype) {
+  if (!t)
+    return fail(std::string(what) + " is missing");
+  if (t->dtype != dtype)
+    return fail(std::string(what) + " is " + describe(t) + ", expected element type " +
+                gp_dtype_name(dtype));
+  if (!t->data && gp_numel(t) > 0)
+    return fail(std::string(what) + " has no data");
+  return GP_OK;
+}
+
+gp_status gp::expectDims(const gp_tensor *out, const char *what,
+                         const std::vector<int64_t> &dims) {
+  if (dimsOf(out) != dims) {
+    std::string want = "[";
+    for (size_t i = 0; i < dims.size(); ++i)
+      want += (i ? ", " : "") + std::to_string(dims[i]);
+    return fail(std::string(what) + " is " + describe(out) + ", expected shape " + want + "]");
+  }
+  return GP_OK;
+}
+
+std::vector<int64_t> gp::dimsOf(const gp_tensor *t) {
+  return std::vector<int64_t>(t->dims, t->dims + t->rank);
+}
+
+std::vector<int64_t> gp::stridesOf(const std::vector<int64_t> &dims) {
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (int64_t i = (int64_t)dims.size() - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * dims[i + 1];
+  return strides;
+}
+
+bool gp::broadcastStrides(const gp_tensor *in, const std::vector<int64_t> &outDims,
+                          std::vector<int64_t> &strides) {
+  size_t rank = outDims.size();
+  if ((size_t)in->rank > rank)
+    return false;
+  std::vector<int64_t> inStrides = stridesOf(dimsOf(in));
+  strides.assign(rank, 0);
+  size_t offset = rank - in->rank;
+  for (size_t d = 0; d < (size_t)in->rank; ++d) {
+    int64_t dim = in->dims[d];
+    if (dim == outDims[d + offset])
+      strides[d + offset] = dim == 1 ? 0 : inStrides[d];
+    else if (dim != 1)
+      return false;
+  }
+  return true;
+}
