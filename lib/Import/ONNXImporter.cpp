@@ -117,9 +117,28 @@ LogicalResult Importer::bindDimensions(onnx::ModelProto &model) {
     return success();
   };
   auto *graph = model.mutable_graph();
-  for (auto &vi : *graph->mutable_input())
-    if (!initNames.contains(vi.name()) && failed(bind(vi, true)))
+  for (auto &vi : *graph->mutable_input()) {
+    if (initNames.contains(vi.name()))
+      continue;
+    auto known = options.constantInputs.find(vi.name());
+    if (known != options.constantInputs.end()) {
+      onnx::TensorProto proto;
+      ConstTensor value;
+      std::string error;
+      if (!proto.ParseFromString(known->second) || !readTensorProto(proto, value, error))
+        return emitError(loc) << "value given for input '" << vi.name()
+                              << "' is not a valid tensor" << (error.empty() ? "" : ": ")
+                              << error;
+      auto *shape = vi.mutable_type()->mutable_tensor_type()->mutable_shape();
+      shape->clear_dim();
+      for (int64_t d : value.shape)
+        shape->add_dim()->set_dim_value(d);
+      constants[vi.name()] = std::move(value);
+      continue;
+    }
+    if (failed(bind(vi, true)))
       return failure();
+  }
   for (auto &vi : *graph->mutable_output())
     if (failed(bind(vi, false)))
       return failure();
@@ -273,7 +292,7 @@ OwningOpRef<ModuleOp> Importer::run(onnx::ModelProto &model) {
   SmallVector<Type> inputTypes;
   SmallVector<std::string> inputNames;
   for (const auto &vi : graph.input()) {
-    if (initializers.count(vi.name()))
+    if (initializers.count(vi.name()) || constants.count(vi.name()))
       continue;
     auto type = valueInfoType(vi, "input");
     if (failed(type))

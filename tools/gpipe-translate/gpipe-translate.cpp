@@ -8,6 +8,7 @@
 
 #include "gpipe/Dialect/GPipeDialect.h"
 #include "gpipe/Import/ONNXImporter.h"
+#include "gpipe/Support/ToolSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -47,22 +48,6 @@ static cl::opt<bool> debugInfo("mlir-print-debuginfo",
                                cl::desc("Print locations (ONNX node names)"),
                                cl::cat(category));
 
-/// Writes a location the way a user finds it: the ONNX node's name, or the
-/// file.
-static std::string describe(Location loc) {
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return "node '" + name.getName().str() + "'";
-  if (auto file = dyn_cast<FileLineColLoc>(loc))
-    return file.getFilename().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    if (!fused.getLocations().empty())
-      return describe(fused.getLocations().front());
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  loc.print(os);
-  return s;
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -77,38 +62,17 @@ int main(int argc, char **argv) {
 
   gpipe::ImportOptions options;
   options.functionName = functionName;
-  if (batchSize.getNumOccurrences()) {
-    if (batchSize <= 0)
-      return fail("--batch-size must be positive");
-    options.batchSize = batchSize;
-  }
-  for (const std::string &d : dims) {
-    auto [name, value] = llvm::StringRef(d).split('=');
-    int64_t size;
-    if (name.empty() || value.getAsInteger(10, size) || size <= 0)
-      return fail("--dim expects NAME=SIZE with a positive size, got '" + d + "'");
-    options.dims[name] = size;
-  }
+  if (auto error = gpipe::parseShapeFlags(batchSize, batchSize.getNumOccurrences() > 0,
+                                          dims, options))
+    return fail(*error);
 
   MLIRContext context;
   context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
-  int errors = 0;
-  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
-    if (diag.getSeverity() == DiagnosticSeverity::Error)
-      ++errors;
-    const char *kind = diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
-                       : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
-                                                                           : "note";
-    std::string msg = diag.str();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    llvm::errs() << "gpipe-translate: " << kind << ": " << describe(diag.getLocation())
-                 << ": " << msg << "\n";
-    return success();
-  });
+  gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-translate");
 
   OwningOpRef<ModuleOp> module =
       gpipe::importONNXFile(inputFile, &context, options);
-  if (!module || errors)
+  if (!module || diagnostics.errors())
     return 1;
 
   std::string error;

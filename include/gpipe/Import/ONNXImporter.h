@@ -19,6 +19,10 @@ struct ImportOptions {
   std::optional<int64_t> batchSize;
   /// Binds symbolic dimensions by name (`seq` -> 128).
   llvm::StringMap<int64_t> dims;
+  /// Graph inputs whose values are fixed at import time, as serialized ONNX
+  /// TensorProtos: they fold like constants instead of becoming function
+  /// arguments (used to specialize a model to known shape inputs).
+  llvm::StringMap<std::string> constantInputs;
   /// Name of the model function.
   std::string functionName = "main";
 };

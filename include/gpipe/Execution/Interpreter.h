@@ -1,0 +1,60 @@
+//===- Interpreter.h - reference execution of gpipe functions --*- C++ -*-===//
+//
+// Runs a `gpipe` function on the CPU by calling the runtime's kernel for each
+// op in order. It is the numerical oracle later passes are checked against.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPIPE_EXECUTION_INTERPRETER_H
+#define GPIPE_EXECUTION_INTERPRETER_H
+
+#include "gpipe/Dialect/GPipeOps.h"
+#include "gpipe/runtime/gp_runtime.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <memory>
+#include <vector>
+
+namespace mlir::gpipe {
+
+/// A tensor that owns its memory.
+class HostTensor {
+public:
+  HostTensor() = default;
+  /// Allocates zeroed storage for `type` (fails for unsupported element types).
+  static FailureOr<HostTensor> allocate(RankedTensorType type);
+  /// Wraps the data of an array read by gp_npy_read (takes ownership).
+  static HostTensor adopt(const gp_tensor &t);
+
+  gp_tensor *view() { return &tensor; }
+  const gp_tensor *view() const { return &tensor; }
+  void *data() { return tensor.data; }
+  size_t bytes() const;
+
+private:
+  gp_tensor tensor{};
+  std::shared_ptr<void> storage;
+};
+
+/// The runtime dtype of an MLIR element type, if the runtime has one.
+std::optional<gp_dtype> dtypeFor(Type elementType);
+/// Whether a gp_tensor matches a tensor type exactly.
+bool matches(const gp_tensor &t, RankedTensorType type);
+/// "f32[2, 3]"-style text of a gp_tensor, for messages.
+std::string describeTensor(const gp_tensor &t);
+
+/// Fills a parameter's storage; returns false with a reason.
+using ParamLoader =
+    llvm::function_ref<bool(ParamOp, HostTensor &, std::string &)>;
+
+/// Runs `func` on `inputs` (one per argument, already checked against the
+/// argument types). Errors are reported on the failing op.
+FailureOr<std::vector<HostTensor>> interpret(func::FuncOp func,
+                                             std::vector<HostTensor> inputs,
+                                             ParamLoader loadParam);
+
+} // namespace mlir::gpipe
+
+#endif // GPIPE_EXECUTION_INTERPRETER_H

@@ -1,0 +1,34 @@
+//===- WeightReader.h - parameter values from ONNX files --------*- C++ -*-===//
+
+#ifndef GPIPE_IMPORT_WEIGHTREADER_H
+#define GPIPE_IMPORT_WEIGHTREADER_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include <memory>
+#include <string>
+
+namespace mlir::gpipe {
+
+/// Reads initializers (what `gpipe.param` refers to) from ONNX models, inline
+/// or in external data files. Each model file is parsed once.
+class WeightReader {
+public:
+  WeightReader();
+  ~WeightReader();
+
+  /// Copies initializer `name` of `file` into `dst`, which holds
+  /// `type.getNumElements()` elements of `type`'s element type (booleans as
+  /// one byte each). Fails with a one-line reason in `error`.
+  bool read(llvm::StringRef file, llvm::StringRef name, RankedTensorType type,
+            void *dst, std::string &error);
+
+private:
+  struct Model;
+  llvm::StringMap<std::unique_ptr<Model>> models;
+};
+
+} // namespace mlir::gpipe
+
+#endif // GPIPE_IMPORT_WEIGHTREADER_H

@@ -1,0 +1,67 @@
+//===- HostTensor.cpp - owning tensors and type mapping -------------------===//
+
+#include "gpipe/Execution/Interpreter.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::gpipe;
+
+std::optional<gp_dtype> mlir::gpipe::dtypeFor(Type t) {
+  if (t.isF32())
+    return GP_F32;
+  if (t.isF64())
+    return GP_F64;
+  if (auto i = dyn_cast<IntegerType>(t)) {
+    if (i.isUnsigned())
+      return i.getWidth() == 8 ? std::optional<gp_dtype>(GP_U8) : std::nullopt;
+    switch (i.getWidth()) {
+    case 1: return GP_BOOL;
+    case 8: return GP_I8;
+    case 16: return GP_I16;
+    case 32: return GP_I32;
+    case 64: return GP_I64;
+    }
+  }
+  return std::nullopt;
+}
+
+bool mlir::gpipe::matches(const gp_tensor &t, RankedTensorType type) {
+  auto dtype = dtypeFor(type.getElementType());
+  if (!dtype || *dtype != t.dtype || t.rank != type.getRank())
+    return false;
+  for (int32_t i = 0; i < t.rank; ++i)
+    if (t.dims[i] != type.getDimSize(i))
+      return false;
+  return true;
+}
+
+std::string mlir::gpipe::describeTensor(const gp_tensor &t) {
+  std::string s = std::string(gp_dtype_name(t.dtype)) + "[";
+  for (int32_t i = 0; i < t.rank; ++i)
+    s += (i ? ", " : "") + std::to_string(t.dims[i]);
+  return s + "]";
+}
+
+FailureOr<HostTensor> HostTensor::allocate(RankedTensorType type) {
+  auto dtype = dtypeFor(type.getElementType());
+  if (!dtype || type.getRank() > GP_MAX_RANK || !type.hasStaticShape())
+    return failure();
+  HostTensor h;
+  gp_tensor_init(&h.tensor, *dtype, type.getRank(), type.getShape().data());
+  size_t bytes = h.bytes();
+  h.storage = std::shared_ptr<void>(std::calloc(bytes ? bytes : 1, 1), std::free);
+  h.tensor.data = h.storage.get();
+  return h;
+}
+
+HostTensor HostTensor::adopt(const gp_tensor &t) {
+  HostTensor h;
+  h.tensor = t;
+  h.storage = std::shared_ptr<void>(t.data, gp_free);
+  return h;
+}
+
+size_t HostTensor::bytes() const {
+  return gp_numel(&tensor) * gp_dtype_size(tensor.dtype);
+}

@@ -1,0 +1,167 @@
+//===- gpipe-run.cpp - run a gpipe model on the CPU -----------------------===//
+//
+// gpipe-run model.{mlir,onnx,onnxtxt} --input NAME=FILE.npy ... --output-dir DIR
+//
+// Imports the model when it is ONNX, runs its function with the CPU
+// interpreter, loads parameters from the ONNX files the module names, and
+// writes every result to DIR/<result name>.npy.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gpipe/Dialect/GPipeDialect.h"
+#include "gpipe/Execution/Interpreter.h"
+#include "gpipe/Import/ONNXImporter.h"
+#include "gpipe/Import/WeightReader.h"
+#include "gpipe/Support/ToolSupport.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("gpipe-run options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
+                                      cl::desc("<model.mlir | model.onnx | model.onnxtxt>"),
+                                      cl::cat(category));
+static cl::list<std::string> inputs("input", cl::desc("Bind a model input to a .npy file"),
+                                    cl::value_desc("name=file.npy"), cl::cat(category));
+static cl::opt<std::string> outputDir("output-dir",
+                                      cl::desc("Where to write <output name>.npy (created)"),
+                                      cl::value_desc("dir"), cl::init("."), cl::cat(category));
+static cl::opt<std::string> functionName("function", cl::desc("Function to run"),
+                                         cl::init("main"), cl::cat(category));
+static cl::opt<int64_t> batchSize("batch-size",
+                                  cl::desc("ONNX only: bind symbolic leading dimensions"),
+                                  cl::init(0), cl::cat(category));
+static cl::list<std::string> dims("dim", cl::desc("ONNX only: bind a symbolic dimension"),
+                                  cl::value_desc("name=size"), cl::cat(category));
+static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
+                            cl::cat(category));
+
+namespace {
+std::string argName(func::FuncOp func, unsigned i, bool input) {
+  auto name = input ? func.getArgAttrOfType<StringAttr>(i, "gpipe.name")
+                    : func.getResultAttrOfType<StringAttr>(i, "gpipe.name");
+  return name ? name.str() : (input ? "arg" : "result") + std::to_string(i);
+}
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  t.print(os);
+  return s;
+}
+
+/// A file name for an output: path separators and colons become '_'.
+std::string fileNameFor(StringRef name) {
+  std::string s = name.str();
+  for (char &c : s)
+    if (c == '/' || c == '\\' || c == ':')
+      c = '_';
+  return s + ".npy";
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM y(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "gpipe reference executor (CPU)\n");
+  auto fail = [](const llvm::Twine &msg) {
+    llvm::errs() << "gpipe-run: error: " << msg << "\n";
+    return 1;
+  };
+  if (threads < 0)
+    return fail("--num-threads must be >= 0");
+  gp_cpu_set_num_threads(threads);
+
+  MLIRContext context;
+  context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
+  gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-run");
+
+  OwningOpRef<ModuleOp> module;
+  if (gpipe::isONNXPath(inputFile)) {
+    gpipe::ImportOptions options;
+    if (auto error = gpipe::parseShapeFlags(batchSize, batchSize.getNumOccurrences() > 0,
+                                            dims, options))
+      return fail(*error);
+    module = gpipe::importONNXFile(inputFile, &context, options);
+  } else {
+    if (batchSize.getNumOccurrences() || !dims.empty())
+      return fail("--batch-size and --dim apply to ONNX models only");
+    llvm::SourceMgr sourceMgr;
+    std::string error;
+    auto buffer = openInputFile(inputFile, &error);
+    if (!buffer)
+      return fail(error);
+    sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  }
+  if (!module || diagnostics.errors())
+    return 1;
+
+  auto func = module->lookupSymbol<func::FuncOp>(functionName);
+  if (!func)
+    return fail("the module has no function @" + functionName);
+
+  // Bind inputs by name.
+  llvm::StringMap<std::string> files;
+  for (const std::string &spec : inputs) {
+    auto [name, path] = StringRef(spec).split('=');
+    if (name.empty() || path.empty())
+      return fail("--input expects NAME=FILE.npy, got '" + spec + "'");
+    if (!files.try_emplace(name, path.str()).second)
+      return fail("input '" + name + "' is given twice");
+  }
+  FunctionType type = func.getFunctionType();
+  llvm::StringSet<> known;
+  std::vector<gpipe::HostTensor> args;
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    std::string name = argName(func, i, true);
+    known.insert(name);
+    auto argType = cast<RankedTensorType>(type.getInput(i));
+    auto it = files.find(name);
+    if (it == files.end())
+      return fail("missing input '" + name + "' (" + typeString(argType) + "): pass --input " +
+                  name + "=FILE.npy");
+    gp_tensor t;
+    if (gp_npy_read(it->second.c_str(), &t) != GP_OK)
+      return fail(gp_last_error());
+    gpipe::HostTensor tensor = gpipe::HostTensor::adopt(t);
+    if (!gpipe::matches(t, argType))
+      return fail("input '" + name + "' expects " + typeString(argType) + ", got " +
+                  gpipe::describeTensor(t) + " from " + it->second);
+    args.push_back(std::move(tensor));
+  }
+  for (const auto &entry : files)
+    if (!known.contains(entry.getKey()))
+      return fail("the model has no input '" + entry.getKey().str() + "'");
+
+  gpipe::WeightReader weights;
+  auto loadParam = [&](gpipe::ParamOp param, gpipe::HostTensor &dst, std::string &error) {
+    return weights.read(param.getFile(), param.getInitializer(),
+                        cast<RankedTensorType>(param.getType()), dst.data(), error);
+  };
+  auto results = gpipe::interpret(func, std::move(args), loadParam);
+  if (failed(results))
+    return 1;
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+    return fail("cannot create output directory '" + outputDir + "': " + ec.message());
+  for (auto [i, result] : llvm::enumerate(*results)) {
+    llvm::SmallString<256> path(outputDir);
+    llvm::sys::path::append(path, fileNameFor(argName(func, i, false)));
+    if (gp_npy_write(path.c_str(), result.view()) != GP_OK)
+      return fail(gp_last_error());
+  }
+  return 0;
+}
