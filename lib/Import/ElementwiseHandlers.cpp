@@ -50,26 +50,28 @@ Handler binary(bool castRhs = false) {
   };
 }
 
-/// Variadic Max/Min/Sum: a chain of binary ops.
+/// Folds variadic inputs into a chain of binary ops (Max, Min, Sum, Mean).
+template <typename OpTy>
+FailureOr<Value> chain(NodeContext &ctx) {
+  auto acc = ctx.input(0);
+  if (failed(acc))
+    return failure();
+  Value v = *acc;
+  for (int i = 1; i < ctx.numInputs(); ++i) {
+    auto next = ctx.input(i);
+    if (failed(next))
+      return failure();
+    auto out = ctx.create1<OpTy>(ValueRange{v, *next});
+    if (failed(out))
+      return failure();
+    v = *out;
+  }
+  return v;
+}
+
 template <typename OpTy>
 Handler variadic() {
-  return [](NodeContext &ctx) -> LogicalResult {
-    auto acc = ctx.input(0);
-    if (failed(acc))
-      return failure();
-    Value v = *acc;
-    for (int i = 1; i < ctx.numInputs(); ++i) {
-      auto next = ctx.input(i);
-      if (failed(next))
-        return failure();
-      auto out = ctx.create1<OpTy>(ValueRange{v, *next});
-      if (failed(out))
-        return failure();
-      v = *out;
-    }
-    ctx.setOutput(0, v);
-    return success();
-  };
+  return [](NodeContext &ctx) { return ctx.setResult(chain<OpTy>(ctx)); };
 }
 
 LogicalResult convertLeakyRelu(NodeContext &ctx) {
@@ -123,6 +125,27 @@ LogicalResult convertCast(NodeContext &ctx) {
     return failure();
   ctx.setOutput(0, *out);
   return success();
+}
+
+LogicalResult convertCastLike(NodeContext &ctx) {
+  auto x = ctx.input(0), like = ctx.input(1);
+  if (failed(x) || failed(like))
+    return failure();
+  Value v = castTo(ctx, *x, cast<RankedTensorType>(like->getType()).getElementType());
+  if (!v)
+    return failure();
+  ctx.setOutput(0, v);
+  return success();
+}
+
+/// Variadic Mean: the sum of the inputs divided by their number.
+LogicalResult convertMean(NodeContext &ctx) {
+  auto sum = chain<AddOp>(ctx);
+  if (failed(sum))
+    return failure();
+  Type elt = cast<RankedTensorType>(sum->getType()).getElementType();
+  return ctx.setResult(
+      ctx.create1<DivOp>(ValueRange{*sum, ctx.scalarConstant(elt, ctx.numInputs())}));
 }
 
 LogicalResult convertWhere(NodeContext &ctx) {
@@ -184,6 +207,8 @@ void mlir::gpipe::import::registerElementwiseHandlers(HandlerTable &t) {
   t["Max"] = variadic<MaxOp>();
   t["Min"] = variadic<MinOp>();
   t["Sum"] = variadic<AddOp>();
+  t["Mean"] = convertMean;
+  t["CastLike"] = convertCastLike;
   t["Where"] = convertWhere;
   t["Identity"] = convertIdentity;
 }

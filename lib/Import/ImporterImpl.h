@@ -105,6 +105,8 @@ public:
   }
 
   NamedAttribute named(llvm::StringRef name, Attribute value);
+  /// A rank-0 gpipe.constant of element type `elt` holding `value`.
+  Value scalarConstant(Type elt, double value);
   Attribute i64Array(llvm::ArrayRef<int64_t> values);
 
   /// Normalizes a possibly negative axis against `rank`.

@@ -187,10 +187,42 @@ LogicalResult convertBatchNorm(NodeContext &ctx) {
   return success();
 }
 
+/// LayerNormalization's optional Mean and InvStdDev outputs, spelled with
+/// reductions over [axis, rank) that keep their dimensions.
+LogicalResult layerNormStatistics(NodeContext &ctx, Value x, int64_t axis,
+                                  float epsilon) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> axes;
+  for (int64_t d = axis; d < type.getRank(); ++d)
+    axes.push_back(d);
+  SmallVector<NamedAttribute> attrs{ctx.named("axes", ctx.i64Array(axes)),
+                                    ctx.named("keep_dims", ctx.builder().getBoolAttr(true))};
+  auto mean = ctx.create1<ReduceMeanOp>(x, attrs);
+  if (failed(mean))
+    return failure();
+  ctx.setOutput(1, *mean);
+  if (!ctx.outputUsed(2))
+    return success();
+  auto diff = ctx.create1<SubOp>(ValueRange{x, *mean});
+  if (failed(diff))
+    return failure();
+  auto sq = ctx.create1<MulOp>(ValueRange{*diff, *diff});
+  if (failed(sq))
+    return failure();
+  auto var = ctx.create1<ReduceMeanOp>(*sq, attrs);
+  if (failed(var))
+    return failure();
+  auto eps = ctx.create1<AddOp>(ValueRange{*var, ctx.scalarConstant(type.getElementType(), epsilon)});
+  if (failed(eps))
+    return failure();
+  Value root = ctx.createSameType<SqrtOp>(*eps);
+  ctx.setOutput(2, ctx.createSameType<ReciprocalOp>(root));
+  return success();
+}
+
 LogicalResult convertLayerNorm(NodeContext &ctx) {
   auto x = ctx.input(0), scale = ctx.input(1), bias = ctx.optionalInput(2);
-  if (failed(x) || failed(scale) || failed(bias) ||
-      failed(rejectUsedOutputs(ctx, 1, "Mean/InvStdDev")))
+  if (failed(x) || failed(scale) || failed(bias))
     return failure();
   if (int64_t stash = ctx.attrInt("stash_type", 1); stash != 1)
     return ctx.unsupportedAttr("stash_type", llvm::Twine(stash));
@@ -202,10 +234,14 @@ LogicalResult convertLayerNorm(NodeContext &ctx) {
   if (*bias)
     operands.push_back(*bias);
   auto &bld = ctx.builder();
-  return ctx.setResult(ctx.create1<LayerNormOp>(
-               operands,
-               {ctx.named("axis", bld.getI64IntegerAttr(*axis)),
-                ctx.named("epsilon", bld.getF32FloatAttr(ctx.attrFloat("epsilon", 1e-5f)))}));
+  float epsilon = ctx.attrFloat("epsilon", 1e-5f);
+  if (failed(ctx.setResult(ctx.create1<LayerNormOp>(
+          operands, {ctx.named("axis", bld.getI64IntegerAttr(*axis)),
+                     ctx.named("epsilon", bld.getF32FloatAttr(epsilon))}))))
+    return failure();
+  if (ctx.outputUsed(1) || ctx.outputUsed(2))
+    return layerNormStatistics(ctx, *x, *axis, epsilon);
+  return success();
 }
 
 template <typename OpTy>

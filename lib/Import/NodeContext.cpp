@@ -149,6 +149,14 @@ NamedAttribute NodeContext::named(StringRef name, Attribute value) {
   return builder().getNamedAttr(name, value);
 }
 
+Value NodeContext::scalarConstant(Type elt, double value) {
+  auto type = RankedTensorType::get({}, elt);
+  Attribute attr = isa<FloatType>(elt)
+                       ? DenseElementsAttr::get(type, builder().getFloatAttr(elt, value))
+                       : DenseElementsAttr::get(type, builder().getIntegerAttr(elt, (int64_t)value));
+  return ConstantOp::create(builder(), loc, cast<ElementsAttr>(attr));
+}
+
 Attribute NodeContext::i64Array(ArrayRef<int64_t> values) {
   return builder().getDenseI64ArrayAttr(values);
 }

@@ -44,7 +44,79 @@ void copyField(const Field &field, int32_t dtype, void *dst) {
     }
   }
 }
+/// Copies the inline values of `t` (raw or typed fields) into `dst`.
+bool copyInline(const TP &t, int64_t n, void *dst, std::string &error) {
+  int64_t bytes = n * import::dtypeBytes(t.data_type());
+  if (t.has_raw_data()) {
+    if ((int64_t)t.raw_data().size() != bytes) {
+      error = "tensor '" + t.name() + "' holds the wrong number of bytes";
+      return false;
+    }
+    std::memcpy(dst, t.raw_data().data(), bytes);
+    return true;
+  }
+  int64_t count;
+  switch (t.data_type()) {
+  case TP::FLOAT: count = t.float_data_size(); break;
+  case TP::DOUBLE: count = t.double_data_size(); break;
+  case TP::INT64: count = t.int64_data_size(); break;
+  default: count = t.int32_data_size(); break;
+  }
+  if (count != n) {
+    error = "tensor '" + t.name() + "' holds " + std::to_string(count) + " values, expected " +
+            std::to_string(n);
+    return false;
+  }
+  switch (t.data_type()) {
+  case TP::FLOAT: copyField(t.float_data(), t.data_type(), dst); break;
+  case TP::DOUBLE: copyField(t.double_data(), t.data_type(), dst); break;
+  case TP::INT64: copyField(t.int64_data(), t.data_type(), dst); break;
+  default: copyField(t.int32_data(), t.data_type(), dst); break;
+  }
+  return true;
+}
 } // namespace
+
+bool mlir::gpipe::decodeTensorProto(StringRef bytes, MLIRContext *context,
+                                    DecodedTensor &out, std::string &error) {
+  TP t;
+  if (!t.ParseFromArray(bytes.data(), (int)bytes.size())) {
+    error = "not a serialized ONNX tensor";
+    return false;
+  }
+  Type elt = import::elementTypeFor(t.data_type(), context);
+  if (!elt) {
+    error = "unsupported " + import::dtypeName(t.data_type());
+    return false;
+  }
+  if (t.data_location() == TP::EXTERNAL) {
+    error = "external data is not supported here";
+    return false;
+  }
+  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d)) {
+      error = "tensor has an invalid shape";
+      return false;
+    }
+    n *= d;
+  }
+  int64_t have = t.has_raw_data() ? (int64_t)t.raw_data().size() / import::dtypeBytes(t.data_type())
+                 : t.data_type() == TP::FLOAT  ? t.float_data_size()
+                 : t.data_type() == TP::DOUBLE ? t.double_data_size()
+                 : t.data_type() == TP::INT64  ? t.int64_data_size()
+                                               : t.int32_data_size();
+  if (have != n) {
+    error = "tensor holds " + std::to_string(have) + " values for " + std::to_string(n) +
+            " elements";
+    return false;
+  }
+  out.name = t.name();
+  out.type = RankedTensorType::get(shape, elt);
+  out.data.assign(out.type.getNumElements() * import::dtypeBytes(t.data_type()), 0);
+  return copyInline(t, out.type.getNumElements(), out.data.data(), error);
+}
 
 bool WeightReader::read(StringRef file, StringRef name, RankedTensorType type,
                         void *dst, std::string &error) {
@@ -102,19 +174,5 @@ bool WeightReader::read(StringRef file, StringRef name, RankedTensorType type,
     }
     return true;
   }
-  if (t.has_raw_data()) {
-    if ((int64_t)t.raw_data().size() != bytes) {
-      error = "initializer '" + name.str() + "' holds the wrong number of bytes";
-      return false;
-    }
-    std::memcpy(dst, t.raw_data().data(), bytes);
-    return true;
-  }
-  switch (t.data_type()) {
-  case TP::FLOAT: copyField(t.float_data(), t.data_type(), dst); break;
-  case TP::DOUBLE: copyField(t.double_data(), t.data_type(), dst); break;
-  case TP::INT64: copyField(t.int64_data(), t.data_type(), dst); break;
-  default: copyField(t.int32_data(), t.data_type(), dst); break;
-  }
-  return true;
+  return copyInline(t, n, dst, error);
 }

@@ -82,7 +82,8 @@ def GPipe_ClipOp : GPipe_Op<"clip", [Pure, SameOperandsAndResultType, Elementwis
   let summary = "elementwise clamp to [min, max]";
   let description = [{
     Clamps every element to `[min, max]`. Either bound may be absent. The
-    verifier rejects `min > max`.
+    verifier rejects `min > max`. Integer tensors clamp to the bounds
+    converted to their type.
 
     Example:
 
@@ -90,9 +91,9 @@ def GPipe_ClipOp : GPipe_Op<"clip", [Pure, SameOperandsAndResultType, Elementwis
     %y = gpipe.clip %x {min = 0.0 : f32, max = 6.0 : f32} : tensor<4x8xf32>
     ```
   }];
-  let arguments = (ins GPipe_FloatTensor:$input, OptionalAttr<F32Attr>:$min,
+  let arguments = (ins GPipe_NumericTensor:$input, OptionalAttr<F32Attr>:$min,
                    OptionalAttr<F32Attr>:$max);
-  let results = (outs GPipe_FloatTensor:$output);
+  let results = (outs GPipe_NumericTensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
@@ -136,7 +137,7 @@ def GPipe_AddOp : GPipe_BinaryOp<"add", "lhs + rhs", GPipe_Tensor, GPipe_Tensor,
 def GPipe_SubOp : GPipe_BinaryOp<"sub", "lhs - rhs">;
 def GPipe_MulOp : GPipe_BinaryOp<"mul", "lhs * rhs", GPipe_Tensor, GPipe_Tensor, [Commutative]>;
 def GPipe_DivOp : GPipe_BinaryOp<"div", "lhs / rhs">;
-def GPipe_PowOp : GPipe_BinaryOp<"pow", "lhs ^ rhs", GPipe_FloatTensor, GPipe_FloatTensor>;
+def GPipe_PowOp : GPipe_BinaryOp<"pow", "lhs ^ rhs", GPipe_NumericTensor, GPipe_NumericTensor>;
 def GPipe_MaxOp : GPipe_BinaryOp<"max", "max(lhs, rhs)", GPipe_Tensor, GPipe_Tensor, [Commutative]>;
 def GPipe_MinOp : GPipe_BinaryOp<"min", "min(lhs, rhs)", GPipe_Tensor, GPipe_Tensor, [Commutative]>;
 def GPipe_EqualOp : GPipe_BinaryOp<"equal", "lhs == rhs", GPipe_Tensor, GPipe_BoolTensor, [Commutative]>;

@@ -65,6 +65,7 @@ def GPipe_GeluApproximationAttr
 
 def GPipe_Tensor : RankedTensorOf<[AnyType]>;
 def GPipe_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def GPipe_NumericTensor : RankedTensorOf<[AnyFloat, AnySignlessInteger, UI8]>;
 def GPipe_IndexTensor : RankedTensorOf<[I32, I64]>;
 def GPipe_BoolTensor : RankedTensorOf<[I1]>;
 

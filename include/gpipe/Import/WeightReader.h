@@ -8,6 +8,7 @@
 #include "llvm/ADT/StringRef.h"
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlir::gpipe {
 
@@ -28,6 +29,16 @@ private:
   struct Model;
   llvm::StringMap<std::unique_ptr<Model>> models;
 };
+
+/// A tensor decoded from a serialized ONNX TensorProto (a test case's
+/// `input_0.pb`): its name, type and little-endian bytes (bool: one byte).
+struct DecodedTensor {
+  std::string name;
+  RankedTensorType type;
+  std::vector<char> data;
+};
+bool decodeTensorProto(llvm::StringRef bytes, MLIRContext *context,
+                       DecodedTensor &out, std::string &error);
 
 } // namespace mlir::gpipe
 

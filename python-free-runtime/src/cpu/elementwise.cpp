@@ -32,15 +32,18 @@ template <typename T> T applyUnary(gp_unary_op op, T x, double p0, double p1) {
     return T(0.5) * x *
            (T(1) + std::tanh(T(0.7978845608028654) * (x + T(0.044715) * x * x * x)));
   case GP_CLIP: {
-    T lo = T(p0), hi = T(p1);
-    return x < lo ? lo : (x > hi ? hi : x);
+    // Compare in double: an infinite bound must not wrap in an integer type.
+    double v = double(x);
+    return v < p0 ? T(p0) : (v > p1 ? T(p1) : x);
   }
   case GP_NOT: return x;
   }
   return x;
 }
 
-bool isFloatOnly(gp_unary_op op) { return op != GP_NEG && op != GP_ABS && op != GP_NOT; }
+bool isFloatOnly(gp_unary_op op) {
+  return op != GP_NEG && op != GP_ABS && op != GP_NOT && op != GP_CLIP;
+}
 
 template <typename T>
 gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
@@ -67,8 +70,6 @@ gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
   if (out->dtype != a->dtype)
     return fail("result " + describe(out) + " differs in element type from " + describe(a));
   T *o = static_cast<T *>(out->data);
-  if (op == GP_POW && !std::is_floating_point_v<T>)
-    return fail("pow needs floating-point operands");
   if (op == GP_DIV && std::is_integral_v<T>) {
     for (int64_t i = 0, n = gp_numel(b); i < n; ++i)
       if (y[i] == T(0))
@@ -82,7 +83,7 @@ gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
     case GP_SUB: o[i] = l - r; break;
     case GP_MUL: o[i] = l * r; break;
     case GP_DIV: o[i] = l / r; break;
-    case GP_POW: o[i] = static_cast<T>(std::pow(l, r)); break;
+    case GP_POW: o[i] = static_cast<T>(std::pow(double(l), double(r))); break;
     case GP_MAX: o[i] = (std::is_floating_point_v<T> && std::isnan((double)l)) ? l : (l > r ? l : r); break;
     case GP_MIN: o[i] = (std::is_floating_point_v<T> && std::isnan((double)l)) ? l : (l < r ? l : r); break;
     case GP_AND: o[i] = l && r; break;
