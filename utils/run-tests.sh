@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds gpipe and runs every test: the lit suite (dialect, passes, importer,
-# models). Ends with one summary line "tests: N passed, M failed".
+# executor, models) and the CTest suite (runtime unit tests, ONNX
+# conformance). Ends with one summary line "tests: N passed, M failed".
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -8,13 +9,24 @@ cd "$root"
 
 lit="$(command -v lit || echo /usr/lib/llvm-22/bin/lit)"
 log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
 "$lit" -sv build/test 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$log" | head -1)
-failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$log" | head -1)
-rm -f "$log"
-passed=${passed:-0}
-failed=${failed:-0}
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+lit_status=${PIPESTATUS[0]}
+lit_passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$log" | head -1)
+lit_failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$log" | head -1)
+
+(cd build && ctest --output-on-failure) 2>&1 | tee "$log"
+ctest_status=${PIPESTATUS[0]}
+ctest_line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+ctest_failed=$(echo "$ctest_line" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
+ctest_total=$(echo "$ctest_line" | sed -n 's/.*failed out of \([0-9]*\).*/\1/p')
+
+lit_passed=${lit_passed:-0}; lit_failed=${lit_failed:-0}
+ctest_failed=${ctest_failed:-0}; ctest_total=${ctest_total:-0}
+if [ "$lit_status" -ne 0 ] && [ "$lit_failed" -eq 0 ]; then lit_failed=1; fi
+if [ "$ctest_status" -ne 0 ] && [ "$ctest_failed" -eq 0 ]; then ctest_failed=1; fi
+passed=$((lit_passed + ctest_total - ctest_failed))
+failed=$((lit_failed + ctest_failed))
 echo "tests: ${passed} passed, ${failed} failed"
-[ "$status" -eq 0 ] && [ "$passed" -gt 0 ]
+[ "$lit_status" -eq 0 ] && [ "$ctest_status" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,113 @@
+//===- ElementwiseTest.cpp - unary, binary, where and cast kernels --------===//
+
+#include "TestUtil.h"
+
+using namespace gptest;
+
+TEST(Elementwise, UnaryMatchesLibm) {
+  auto x = randomF32({3, 17}, 1, -3.0f, 3.0f);
+  struct Case {
+    gp_unary_op op;
+    double (*ref)(double);
+  } cases[] = {
+      {GP_NEG, [](double v) { return -v; }},
+      {GP_ABS, [](double v) { return std::fabs(v); }},
+      {GP_EXP, [](double v) { return std::exp(v); }},
+      {GP_ERF, [](double v) { return std::erf(v); }},
+      {GP_TANH, [](double v) { return std::tanh(v); }},
+      {GP_SIGMOID, [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {GP_RELU, [](double v) { return v > 0 ? v : 0; }},
+      {GP_FLOOR, [](double v) { return std::floor(v); }},
+      {GP_SIN, [](double v) { return std::sin(v); }},
+  };
+  for (const Case &c : cases) {
+    Tensor<float> out(GP_F32, {3, 17});
+    ASSERT_GP_OK(gp_cpu_unary(c.op, &x, 0, 0, &out));
+    std::vector<float> want(x.size());
+    for (int64_t i = 0; i < x.size(); ++i)
+      want[i] = (float)c.ref(x[i]);
+    EXPECT_LT(relError(out.data, want), 1e-6) << "op " << c.op;
+  }
+}
+
+TEST(Elementwise, ParameterizedUnary) {
+  auto x = randomF32({64}, 2, -8.0f, 8.0f);
+  Tensor<float> out(GP_F32, {64});
+  ASSERT_GP_OK(gp_cpu_unary(GP_CLIP, &x, 0.0, 6.0, &out));
+  for (int64_t i = 0; i < x.size(); ++i)
+    EXPECT_FLOAT_EQ(out[i], std::min(6.0f, std::max(0.0f, x[i])));
+  ASSERT_GP_OK(gp_cpu_unary(GP_LEAKY_RELU, &x, 0.1, 0, &out));
+  for (int64_t i = 0; i < x.size(); ++i)
+    EXPECT_FLOAT_EQ(out[i], x[i] >= 0 ? x[i] : 0.1f * x[i]);
+  ASSERT_GP_OK(gp_cpu_unary(GP_GELU, &x, 0, 0, &out));
+  for (int64_t i = 0; i < x.size(); ++i)
+    EXPECT_NEAR(out[i], 0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0))), 1e-5);
+}
+
+TEST(Elementwise, BinaryBroadcasts) {
+  auto a = randomF32({2, 3, 4}, 3);
+  auto b = randomF32({3, 1}, 4);
+  Tensor<float> out(GP_F32, {2, 3, 4});
+  ASSERT_GP_OK(gp_cpu_binary(GP_SUB, &a, &b, &out));
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t k = 0; k < 4; ++k)
+        EXPECT_FLOAT_EQ(out[(i * 3 + j) * 4 + k], a[(i * 3 + j) * 4 + k] - b[j]);
+}
+
+TEST(Elementwise, ComparisonWritesBool) {
+  auto a = randomF32({5}, 5);
+  auto b = randomF32({1}, 6);
+  Tensor<uint8_t> out(GP_BOOL, {5});
+  ASSERT_GP_OK(gp_cpu_binary(GP_LESS, &a, &b, &out));
+  for (int64_t i = 0; i < 5; ++i)
+    EXPECT_EQ(out[i], a[i] < b[0]);
+}
+
+TEST(Elementwise, IntegerArithmetic) {
+  Tensor<int64_t> a(GP_I64, {4}), b(GP_I64, {4}), out(GP_I64, {4});
+  for (int i = 0; i < 4; ++i) {
+    a[i] = 10 * (i + 1);
+    b[i] = i + 1;
+  }
+  ASSERT_GP_OK(gp_cpu_binary(GP_DIV, &a, &b, &out));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(out[i], 10);
+  b[2] = 0;
+  EXPECT_EQ(gp_cpu_binary(GP_DIV, &a, &b, &out), GP_ERROR);
+  EXPECT_STREQ(gp_last_error(), "integer division by zero");
+}
+
+TEST(Elementwise, RejectsShapesThatDoNotBroadcast) {
+  auto a = randomF32({2, 3}, 7);
+  auto b = randomF32({4}, 8);
+  Tensor<float> out(GP_F32, {2, 3});
+  EXPECT_EQ(gp_cpu_binary(GP_ADD, &a, &b, &out), GP_ERROR);
+  EXPECT_NE(std::string(gp_last_error()).find("do not broadcast"), std::string::npos);
+}
+
+TEST(Elementwise, WhereSelectsWithBroadcast) {
+  Tensor<uint8_t> c(GP_BOOL, {2, 1});
+  c[0] = 1;
+  auto a = randomF32({2, 3}, 9);
+  Tensor<float> b(GP_F32, {});
+  b[0] = -5.0f;
+  Tensor<float> out(GP_F32, {2, 3});
+  ASSERT_GP_OK(gp_cpu_where(&c, &a, &b, &out));
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_EQ(out[j], a[j]);
+    EXPECT_EQ(out[3 + j], -5.0f);
+  }
+}
+
+TEST(Elementwise, CastTruncatesAndMakesBooleans) {
+  Tensor<float> x(GP_F32, {4});
+  x.data = {-1.7f, 0.0f, 2.9f, 0.2f};
+  x.view.data = x.data.data();
+  Tensor<int32_t> i(GP_I32, {4});
+  ASSERT_GP_OK(gp_cpu_cast(&x, &i));
+  EXPECT_EQ(i.data, (std::vector<int32_t>{-1, 0, 2, 0}));
+  Tensor<uint8_t> b(GP_BOOL, {4});
+  ASSERT_GP_OK(gp_cpu_cast(&x, &b));
+  EXPECT_EQ(b.data, (std::vector<uint8_t>{1, 0, 1, 1}));
+}

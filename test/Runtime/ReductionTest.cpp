@@ -1,0 +1,46 @@
+//===- ReductionTest.cpp - sum, mean, max and min over axes ---------------===//
+
+#include "TestUtil.h"
+
+using namespace gptest;
+
+TEST(Reduce, OverMiddleAndOuterAxes) {
+  auto x = randomF32({2, 3, 4}, 1);
+  int64_t axes[] = {0, 2};
+  Tensor<float> sum(GP_F32, {1, 3, 1}), mean(GP_F32, {3}), mx(GP_F32, {3}), mn(GP_F32, {3});
+  ASSERT_GP_OK(gp_cpu_reduce(GP_REDUCE_SUM, &x, axes, 2, &sum));
+  ASSERT_GP_OK(gp_cpu_reduce(GP_REDUCE_MEAN, &x, axes, 2, &mean));
+  ASSERT_GP_OK(gp_cpu_reduce(GP_REDUCE_MAX, &x, axes, 2, &mx));
+  ASSERT_GP_OK(gp_cpu_reduce(GP_REDUCE_MIN, &x, axes, 2, &mn));
+  for (int64_t j = 0; j < 3; ++j) {
+    double s = 0;
+    float hi = -1e30f, lo = 1e30f;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t k = 0; k < 4; ++k) {
+        float v = x[(i * 3 + j) * 4 + k];
+        s += v;
+        hi = std::max(hi, v);
+        lo = std::min(lo, v);
+      }
+    EXPECT_NEAR(sum[j], s, 1e-5);
+    EXPECT_NEAR(mean[j], s / 8, 1e-6);
+    EXPECT_EQ(mx[j], hi);
+    EXPECT_EQ(mn[j], lo);
+  }
+}
+
+TEST(Reduce, NoAxesReducesEverything) {
+  Tensor<int64_t> x(GP_I64, {2, 2});
+  x.data = {1, 2, 3, 4};
+  x.view.data = x.data.data();
+  Tensor<int64_t> out(GP_I64, {});
+  ASSERT_GP_OK(gp_cpu_reduce(GP_REDUCE_SUM, &x, nullptr, 0, &out));
+  EXPECT_EQ(out[0], 10);
+}
+
+TEST(Reduce, RejectsWrongResultSize) {
+  auto x = randomF32({2, 3}, 2);
+  int64_t axes[] = {1};
+  Tensor<float> out(GP_F32, {3});
+  EXPECT_EQ(gp_cpu_reduce(GP_REDUCE_SUM, &x, axes, 1, &out), GP_ERROR);
+}
