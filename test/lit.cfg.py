@@ -8,7 +8,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "GPIPE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".onnxtxt", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "Runtime", "conformance", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "run-errors.test.mlir"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.gpipe_obj_root, "test")
 config.substitutions.append(("%models", os.path.join(config.gpipe_src_root, "test", "models")))
@@ -17,7 +17,7 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.gpipe_tools_dir, config.llvm_tools_dir]
-tools = ["gpipe-opt", "gpipe-translate"]
+tools = ["gpipe-opt", "gpipe-translate", "gpipe-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.gpipe_tools_dir, append_path=True)

@@ -21,10 +21,16 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -45,6 +51,15 @@ static cl::opt<int64_t> batchSize("batch-size",
                                   cl::init(0), cl::cat(category));
 static cl::list<std::string> dims("dim", cl::desc("ONNX only: bind a symbolic dimension"),
                                   cl::value_desc("name=size"), cl::cat(category));
+static cl::list<std::string> expects(
+    "expect", cl::desc("Compare an output with a reference .npy (relative error)"),
+    cl::value_desc("name=ref.npy"), cl::cat(category));
+static cl::opt<double> maxRelError("max-rel-error",
+                                   cl::desc("Largest relative error --expect accepts"),
+                                   cl::init(1e-5), cl::cat(category));
+static cl::opt<bool> printOutputs("print-outputs",
+                                  cl::desc("Also print every output as text"),
+                                  cl::cat(category));
 static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
                             cl::cat(category));
 
@@ -60,6 +75,63 @@ std::string typeString(Type t) {
   llvm::raw_string_ostream os(s);
   t.print(os);
   return s;
+}
+
+/// ||got - want|| / ||want|| over f32/f64 tensors of one shape; exact
+/// comparison (0 or 1) for the other types.
+std::optional<double> relativeError(const gp_tensor &got, const gp_tensor &want) {
+  if (got.dtype != want.dtype || got.rank != want.rank)
+    return std::nullopt;
+  for (int32_t i = 0; i < got.rank; ++i)
+    if (got.dims[i] != want.dims[i])
+      return std::nullopt;
+  int64_t n = gp_numel(&got);
+  auto at = [&](const gp_tensor &t, int64_t i) {
+    return t.dtype == GP_F32 ? (double)static_cast<const float *>(t.data)[i]
+                             : static_cast<const double *>(t.data)[i];
+  };
+  if (got.dtype != GP_F32 && got.dtype != GP_F64)
+    return std::memcmp(got.data, want.data, n * gp_dtype_size(got.dtype)) ? 1.0 : 0.0;
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double d = at(got, i) - at(want, i);
+    num += d * d;
+    den += at(want, i) * at(want, i);
+  }
+  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
+}
+
+/// Prints a tensor as nested brackets with %g-formatted elements.
+void printTensor(llvm::raw_ostream &os, const gp_tensor &t) {
+  std::vector<int64_t> strides(t.rank, 1);
+  for (int32_t d = t.rank - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * t.dims[d + 1];
+  auto element = [&](int64_t i) {
+    switch (t.dtype) {
+    case GP_F32: os << llvm::format("%.7g", (double)static_cast<const float *>(t.data)[i]); break;
+    case GP_F64: os << llvm::format("%.15g", static_cast<const double *>(t.data)[i]); break;
+    case GP_I64: os << static_cast<const int64_t *>(t.data)[i]; break;
+    case GP_I32: os << static_cast<const int32_t *>(t.data)[i]; break;
+    case GP_I16: os << static_cast<const int16_t *>(t.data)[i]; break;
+    case GP_I8: os << (int)static_cast<const int8_t *>(t.data)[i]; break;
+    case GP_U8: os << (int)static_cast<const uint8_t *>(t.data)[i]; break;
+    case GP_BOOL: os << (static_cast<const uint8_t *>(t.data)[i] ? "true" : "false"); break;
+    }
+  };
+  std::function<void(int32_t, int64_t)> rec = [&](int32_t d, int64_t offset) {
+    if (d == t.rank) {
+      element(offset);
+      return;
+    }
+    os << "[";
+    for (int64_t i = 0; i < t.dims[d]; ++i) {
+      if (i)
+        os << ", ";
+      rec(d + 1, offset + i * strides[d]);
+    }
+    os << "]";
+  };
+  rec(0, 0);
 }
 
 /// A file name for an output: path separators and colons become '_'.
@@ -155,6 +227,40 @@ int main(int argc, char **argv) {
   if (failed(results))
     return 1;
 
+  int status = 0;
+  if (printOutputs)
+    for (auto [i, result] : llvm::enumerate(*results)) {
+      llvm::outs() << argName(func, i, false) << ": " << gpipe::describeTensor(*result.view())
+                   << " = ";
+      printTensor(llvm::outs(), *result.view());
+      llvm::outs() << "\n";
+    }
+  llvm::StringMap<unsigned> resultIndex;
+  for (unsigned i = 0; i < type.getNumResults(); ++i)
+    resultIndex[argName(func, i, false)] = i;
+  for (const std::string &spec : expects) {
+    auto [name, path] = StringRef(spec).split('=');
+    auto it = resultIndex.find(name);
+    if (name.empty() || path.empty())
+      return fail("--expect expects NAME=FILE.npy, got '" + spec + "'");
+    if (it == resultIndex.end())
+      return fail("the model has no output '" + name + "'");
+    gp_tensor ref;
+    if (gp_npy_read(path.str().c_str(), &ref) != GP_OK)
+      return fail(gp_last_error());
+    gpipe::HostTensor owned = gpipe::HostTensor::adopt(ref);
+    const gp_tensor &got = *(*results)[it->second].view();
+    auto err = relativeError(got, ref);
+    if (!err)
+      return fail("output '" + name + "' is " + gpipe::describeTensor(got) + ", reference " +
+                  path + " is " + gpipe::describeTensor(ref));
+    bool ok = *err <= maxRelError;
+    llvm::outs() << llvm::formatv("output '{0}': relative error {1:e2} (limit {2:e0}){3}\n",
+                                  name, *err, maxRelError.getValue(), ok ? "" : ": FAIL");
+    if (!ok)
+      status = 1;
+  }
+
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create output directory '" + outputDir + "': " + ec.message());
   for (auto [i, result] : llvm::enumerate(*results)) {
@@ -163,5 +269,5 @@ int main(int argc, char **argv) {
     if (gp_npy_write(path.c_str(), result.view()) != GP_OK)
       return fail(gp_last_error());
   }
-  return 0;
+  return status;
 }
