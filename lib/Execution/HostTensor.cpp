@@ -3,6 +3,9 @@
 #include "gpipe/Execution/Interpreter.h"
 
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 using namespace mlir;
 using namespace mlir::gpipe;
@@ -43,15 +46,53 @@ std::string mlir::gpipe::describeTensor(const gp_tensor &t) {
   return s + "]";
 }
 
+namespace {
+/// Buffers of freed tensors, by size: the interpreter allocates the same
+/// sizes op after op and run after run, and fresh pages cost page faults.
+class BufferPool {
+public:
+  ~BufferPool() {
+    for (auto &[bytes, buffers] : free)
+      for (void *p : buffers)
+        std::free(p);
+  }
+  void *acquire(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = free.find(bytes);
+    if (it == free.end() || it->second.empty())
+      return std::malloc(bytes);
+    void *p = it->second.back();
+    it->second.pop_back();
+    return p;
+  }
+  void release(void *p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    free[bytes].push_back(p);
+  }
+
+private:
+  std::mutex mutex;
+  std::unordered_map<size_t, std::vector<void *>> free;
+};
+
+BufferPool &pool() {
+  static BufferPool instance;
+  return instance;
+}
+} // namespace
+
 FailureOr<HostTensor> HostTensor::allocate(RankedTensorType type) {
   auto dtype = dtypeFor(type.getElementType());
   if (!dtype || type.getRank() > GP_MAX_RANK || !type.hasStaticShape())
     return failure();
   HostTensor h;
   gp_tensor_init(&h.tensor, *dtype, type.getRank(), type.getShape().data());
-  size_t bytes = h.bytes();
-  h.storage = std::shared_ptr<void>(std::calloc(bytes ? bytes : 1, 1), std::free);
-  h.tensor.data = h.storage.get();
+  size_t bytes = std::max<size_t>(h.bytes(), 1);
+  void *data = pool().acquire(bytes);
+  if (!data)
+    return failure();
+  h.storage = std::shared_ptr<void>(data, [bytes](void *p) { pool().release(p, bytes); });
+  h.tensor.data = data;
   return h;
 }
 

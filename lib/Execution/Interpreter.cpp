@@ -4,6 +4,7 @@
 
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -13,8 +14,8 @@ using namespace mlir::gpipe;
 namespace {
 class Interpreter {
 public:
-  Interpreter(func::FuncOp func, ParamLoader loadParam)
-      : func(func), loadParam(loadParam) {}
+  Interpreter(func::FuncOp func, ParamLoader loadParam, OpProfile *profile)
+      : func(func), loadParam(loadParam), profile(profile) {}
 
   FailureOr<std::vector<HostTensor>> run(std::vector<HostTensor> inputs);
 
@@ -36,6 +37,7 @@ private:
 
   func::FuncOp func;
   ParamLoader loadParam;
+  OpProfile *profile;
   DenseMap<Value, HostTensor> env;
   llvm::StringMap<HostTensor> params;
   std::vector<HostTensor> results;
@@ -386,18 +388,45 @@ FailureOr<std::vector<HostTensor>> Interpreter::run(std::vector<HostTensor> inpu
                                         << inputs.size();
   for (auto [arg, value] : llvm::zip(body.getArguments(), inputs))
     env[arg] = std::move(value);
+  // Values die at their last use; their storage goes back to the pool.
+  DenseMap<Operation *, SmallVector<Value>> dying;
+  auto noteLastUse = [&](Value v) {
+    Operation *last = nullptr;
+    for (Operation *user : v.getUsers())
+      if (!last || last->isBeforeInBlock(user))
+        last = user;
+    if (last)
+      dying[last].push_back(v);
+  };
+  for (BlockArgument arg : body.getArguments())
+    noteLastUse(arg);
   for (Operation &op : body)
+    for (Value v : op.getResults())
+      noteLastUse(v);
+  for (Operation &op : body) {
+    auto start = std::chrono::steady_clock::now();
     if (failed(execute(&op)))
       return failure();
+    if (auto it = dying.find(&op); it != dying.end())
+      for (Value v : it->second)
+        env.erase(v);
+    if (profile) {
+      auto &entry = (*profile)[op.getName().getStringRef()];
+      entry.first += std::chrono::duration<double, std::milli>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+      ++entry.second;
+    }
+  }
   return std::move(results);
 }
 } // namespace
 
 FailureOr<std::vector<HostTensor>>
 mlir::gpipe::interpret(func::FuncOp func, std::vector<HostTensor> inputs,
-                       ParamLoader loadParam) {
+                       ParamLoader loadParam, OpProfile *profile) {
   if (func.getBody().getBlocks().size() != 1)
     return func.emitOpError("the interpreter runs single-block functions");
-  Interpreter interpreter(func, loadParam);
+  Interpreter interpreter(func, loadParam, profile);
   return interpreter.run(std::move(inputs));
 }

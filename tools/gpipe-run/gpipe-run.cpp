@@ -28,6 +28,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -60,6 +62,13 @@ static cl::opt<double> maxRelError("max-rel-error",
 static cl::opt<bool> printOutputs("print-outputs",
                                   cl::desc("Also print every output as text"),
                                   cl::cat(category));
+static cl::opt<unsigned> repeat("repeat",
+                               cl::desc("Time N more forward runs after a warm-up one and "
+                                        "print the median (parameters loaded once)"),
+                               cl::init(0), cl::cat(category));
+static cl::opt<bool> profileOps("profile",
+                                cl::desc("With --repeat: print the time spent per op kind"),
+                                cl::cat(category));
 static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
                             cl::cat(category));
 
@@ -219,13 +228,43 @@ int main(int argc, char **argv) {
       return fail("the model has no input '" + entry.getKey().str() + "'");
 
   gpipe::WeightReader weights;
+  llvm::StringMap<gpipe::HostTensor> loaded;
   auto loadParam = [&](gpipe::ParamOp param, gpipe::HostTensor &dst, std::string &error) {
-    return weights.read(param.getFile(), param.getInitializer(),
-                        cast<RankedTensorType>(param.getType()), dst.data(), error);
+    auto it = loaded.find(param.getSymName());
+    if (it != loaded.end()) {
+      dst = it->second;
+      return true;
+    }
+    if (!weights.read(param.getFile(), param.getInitializer(),
+                      cast<RankedTensorType>(param.getType()), dst.data(), error))
+      return false;
+    loaded[param.getSymName()] = dst;
+    return true;
   };
-  auto results = gpipe::interpret(func, std::move(args), loadParam);
+  auto results = gpipe::interpret(func, args, loadParam);
   if (failed(results))
     return 1;
+  if (repeat > 0) {
+    std::vector<double> times;
+    gpipe::OpProfile profile;
+    for (unsigned i = 0; i < repeat; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (failed(gpipe::interpret(func, args, loadParam, profileOps ? &profile : nullptr)))
+        return 1;
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    std::sort(times.begin(), times.end());
+    llvm::outs() << llvm::formatv("forward: {0:f3} ms median over {1} runs ({2} threads)\n",
+                                  times[times.size() / 2], repeat, gp_cpu_get_num_threads());
+    std::vector<std::pair<double, std::string>> byTime;
+    for (const auto &entry : profile)
+      byTime.push_back({entry.getValue().first / repeat, entry.getKey().str()});
+    llvm::sort(byTime, std::greater<>());
+    for (const auto &[ms, name] : byTime)
+      llvm::outs() << llvm::formatv("  {0,-28} {1,10:f3} ms per run\n", name, ms);
+  }
 
   int status = 0;
   if (printOutputs)

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <memory>
 #include <vector>
@@ -23,7 +24,8 @@ namespace mlir::gpipe {
 class HostTensor {
 public:
   HostTensor() = default;
-  /// Allocates zeroed storage for `type` (fails for unsupported element types).
+  /// Allocates uninitialized storage for `type` (fails for unsupported
+  /// element types or when memory runs out).
   static FailureOr<HostTensor> allocate(RankedTensorType type);
   /// Wraps the data of an array read by gp_npy_read (takes ownership).
   static HostTensor adopt(const gp_tensor &t);
@@ -49,11 +51,15 @@ std::string describeTensor(const gp_tensor &t);
 using ParamLoader =
     llvm::function_ref<bool(ParamOp, HostTensor &, std::string &)>;
 
+/// Time spent per op name, filled when passed to interpret().
+using OpProfile = llvm::StringMap<std::pair<double, int64_t>>;
+
 /// Runs `func` on `inputs` (one per argument, already checked against the
 /// argument types). Errors are reported on the failing op.
 FailureOr<std::vector<HostTensor>> interpret(func::FuncOp func,
                                              std::vector<HostTensor> inputs,
-                                             ParamLoader loadParam);
+                                             ParamLoader loadParam,
+                                             OpProfile *profile = nullptr);
 
 } // namespace mlir::gpipe
 

@@ -37,14 +37,14 @@ Geometry geometry(const gp_tensor *x, const gp_tensor *out, const int64_t *kerne
   return g;
 }
 
-/// cols[(c * kh + i) * kw + j][oy * ow + ox] = x[c][oy*sh - pt + i*dh][ox*sw - pl + j*dw].
+/// cols[(c * kh + i) * kw + j][oy * ow + ox] = x[c][oy*sh - pt + i*dh][ox*sw - pl + j*dw],
+/// with rows `ld` elements apart.
 template <typename T>
-void im2col(const T *x, int64_t channels, const Geometry &g, T *cols) {
-  int64_t outSize = g.oh * g.ow;
+void im2col(const T *x, int64_t channels, const Geometry &g, T *cols, int64_t ld) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        T *row = cols + ((c * g.kh + i) * g.kw + j) * outSize;
+        T *row = cols + ((c * g.kh + i) * g.kw + j) * ld;
         for (int64_t oy = 0; oy < g.oh; ++oy) {
           int64_t iy = oy * g.sh - g.pt + i * g.dh;
           T *dst = row + oy * g.ow;
@@ -85,18 +85,35 @@ extern "C" gp_status gp_cpu_conv2d(const gp_tensor *x, const gp_tensor *w,
     int64_t fg = f / groups, colRows = cg * g.kh * g.kw, outSize = g.oh * g.ow;
     bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 &&
                      g.pl == 0 && g.oh == g.h && g.ow == g.w;
-    std::vector<T> cols(pointwise ? 0 : colRows * outSize);
-    for (int64_t b = 0; b < g.n; ++b)
-      for (int64_t gi = 0; gi < groups; ++gi) {
-        const T *xg = in + (b * g.c + gi * cg) * g.h * g.w;
-        const T *src = xg;
-        if (!pointwise) {
-          im2col(xg, cg, g, cols.data());
-          src = cols.data();
+    if (pointwise) {
+      for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t gi = 0; gi < groups; ++gi)
+          gemm<T>(false, false, fg, outSize, colRows, 1.0, wt + gi * fg * colRows,
+                  in + (b * g.c + gi * cg) * g.h * g.w, 0.0, o + (b * f + gi * fg) * outSize);
+    } else {
+      // Several images share one GEMM: [fg, colRows] x [colRows, nb * outSize].
+      constexpr int64_t kColsBudget = 1 << 23;
+      int64_t nb = std::max<int64_t>(1, std::min(g.n, kColsBudget / std::max<int64_t>(1, colRows * outSize)));
+      std::vector<T> cols(colRows * nb * outSize), prod(fg * nb * outSize);
+      for (int64_t b0 = 0; b0 < g.n; b0 += nb) {
+        int64_t cnt = std::min(nb, g.n - b0), ld = cnt * outSize;
+        for (int64_t gi = 0; gi < groups; ++gi) {
+          parallelFor(cnt, colRows * outSize, [&](int64_t lo, int64_t hi) {
+            for (int64_t b = lo; b < hi; ++b)
+              im2col(in + ((b0 + b) * g.c + gi * cg) * g.h * g.w, cg, g, cols.data() + b * outSize, ld);
+          });
+          gemm<T>(false, false, fg, ld, colRows, 1.0, wt + gi * fg * colRows, cols.data(), 0.0,
+                  prod.data());
+          parallelFor(cnt * fg, outSize, [&](int64_t lo, int64_t hi) {
+            for (int64_t p = lo; p < hi; ++p) {
+              int64_t b = p / fg, k = p % fg;
+              std::copy_n(prod.data() + k * ld + b * outSize, outSize,
+                          o + ((b0 + b) * f + gi * fg + k) * outSize);
+            }
+          });
         }
-        gemm<T>(false, false, fg, outSize, colRows, 1.0, wt + gi * fg * colRows, src, 0.0,
-                o + (b * f + gi * fg) * outSize);
       }
+    }
     if (bias) {
       const T *bi = static_cast<const T *>(bias->data);
       for (int64_t b = 0; b < g.n; ++b)

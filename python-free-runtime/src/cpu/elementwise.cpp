@@ -45,53 +45,101 @@ bool isFloatOnly(gp_unary_op op) {
   return op != GP_NEG && op != GP_ABS && op != GP_NOT && op != GP_CLIP;
 }
 
-template <typename T>
-gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
-                       gp_tensor *out) {
+/// Applies `fn` elementwise with broadcasting; the common layouts (same
+/// shape, a scalar operand, a row broadcast over the last dimension) get tight
+/// loops the compiler can vectorize.
+template <typename T, typename R, typename Fn>
+gp_status broadcastApply(const gp_tensor *a, const gp_tensor *b, gp_tensor *out, Fn fn) {
   std::vector<int64_t> dims = dimsOf(out);
   std::array<std::vector<int64_t>, 2> strides;
   if (!broadcastStrides(a, dims, strides[0]) || !broadcastStrides(b, dims, strides[1]))
     return fail("operands " + describe(a) + " and " + describe(b) +
                 " do not broadcast to " + describe(out));
   const T *x = static_cast<const T *>(a->data), *y = static_cast<const T *>(b->data);
+  R *o = static_cast<R *>(out->data);
+  int64_t n = gp_numel(out), na = gp_numel(a), nb = gp_numel(b);
+  if (na == n && nb == n) {
+    parallelFor(n, 2, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        o[i] = fn(x[i], y[i]);
+    });
+    return GP_OK;
+  }
+  if (na == n && nb == 1) {
+    T r = y[0];
+    parallelFor(n, 2, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        o[i] = fn(x[i], r);
+    });
+    return GP_OK;
+  }
+  if (na == 1 && nb == n) {
+    T l = x[0];
+    parallelFor(n, 2, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        o[i] = fn(l, y[i]);
+    });
+    return GP_OK;
+  }
+  int64_t inner = dims.empty() ? 1 : dims.back();
+  if (na == n && !dims.empty() && nb == inner && b->rank >= 1 && b->dims[b->rank - 1] == inner) {
+    parallelFor(n / inner, inner * 2, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r)
+        for (int64_t j = 0; j < inner; ++j)
+          o[r * inner + j] = fn(x[r * inner + j], y[j]);
+    });
+    return GP_OK;
+  }
+  forEachBroadcast<2>(dims, strides, 2, [&](int64_t i, const std::array<int64_t, 2> &k) {
+    o[i] = fn(x[k[0]], y[k[1]]);
+  });
+  return GP_OK;
+}
+
+template <typename T>
+gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
+                       gp_tensor *out) {
   bool compare = op >= GP_EQUAL && op <= GP_GREATER_EQUAL;
   if (compare) {
     if (out->dtype != GP_BOOL)
       return fail("comparison result must be bool, got " + describe(out));
-    auto *o = static_cast<uint8_t *>(out->data);
-    forEachBroadcast<2>(dims, strides, 1, [&](int64_t i, const std::array<int64_t, 2> &k) {
-      T l = x[k[0]], r = y[k[1]];
-      bool v = op == GP_EQUAL ? l == r : op == GP_LESS ? l < r
-             : op == GP_LESS_EQUAL ? l <= r : op == GP_GREATER ? l > r : l >= r;
-      o[i] = v;
-    });
-    return GP_OK;
+    switch (op) {
+    case GP_EQUAL: return broadcastApply<T, uint8_t>(a, b, out, [](T l, T r) -> uint8_t { return l == r; });
+    case GP_LESS: return broadcastApply<T, uint8_t>(a, b, out, [](T l, T r) -> uint8_t { return l < r; });
+    case GP_LESS_EQUAL: return broadcastApply<T, uint8_t>(a, b, out, [](T l, T r) -> uint8_t { return l <= r; });
+    case GP_GREATER: return broadcastApply<T, uint8_t>(a, b, out, [](T l, T r) -> uint8_t { return l > r; });
+    default: return broadcastApply<T, uint8_t>(a, b, out, [](T l, T r) -> uint8_t { return l >= r; });
+    }
   }
   if (out->dtype != a->dtype)
     return fail("result " + describe(out) + " differs in element type from " + describe(a));
-  T *o = static_cast<T *>(out->data);
   if (op == GP_DIV && std::is_integral_v<T>) {
+    const T *y = static_cast<const T *>(b->data);
     for (int64_t i = 0, n = gp_numel(b); i < n; ++i)
       if (y[i] == T(0))
         return fail("integer division by zero");
   }
-  forEachBroadcast<2>(dims, strides, op == GP_POW ? 8 : 1,
-                      [&](int64_t i, const std::array<int64_t, 2> &k) {
-    T l = x[k[0]], r = y[k[1]];
-    switch (op) {
-    case GP_ADD: o[i] = l + r; break;
-    case GP_SUB: o[i] = l - r; break;
-    case GP_MUL: o[i] = l * r; break;
-    case GP_DIV: o[i] = l / r; break;
-    case GP_POW: o[i] = static_cast<T>(std::pow(double(l), double(r))); break;
-    case GP_MAX: o[i] = (std::is_floating_point_v<T> && std::isnan((double)l)) ? l : (l > r ? l : r); break;
-    case GP_MIN: o[i] = (std::is_floating_point_v<T> && std::isnan((double)l)) ? l : (l < r ? l : r); break;
-    case GP_AND: o[i] = l && r; break;
-    case GP_OR: o[i] = l || r; break;
-    default: break;
-    }
-  });
-  return GP_OK;
+  auto isNan = [](T v) {
+    if constexpr (std::is_floating_point_v<T>)
+      return std::isnan(v);
+    return false;
+  };
+  switch (op) {
+  case GP_ADD: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l + r); });
+  case GP_SUB: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l - r); });
+  case GP_MUL: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l * r); });
+  case GP_DIV: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l / r); });
+  case GP_POW:
+    return broadcastApply<T, T>(a, b, out, [](T l, T r) {
+      return static_cast<T>(std::pow(double(l), double(r)));
+    });
+  case GP_MAX:
+    return broadcastApply<T, T>(a, b, out, [&](T l, T r) { return isNan(l) ? l : (l > r ? l : r); });
+  case GP_MIN:
+    return broadcastApply<T, T>(a, b, out, [&](T l, T r) { return isNan(l) ? l : (l < r ? l : r); });
+  case GP_AND: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l && r); });
+  default: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l || r); });
+  }
 }
 } // namespace
 
@@ -117,11 +165,29 @@ extern "C" gp_status gp_cpu_unary(gp_unary_op op, const gp_tensor *x,
       return fail(std::string("unary op needs a floating-point operand, got ") + describe(x));
     const T *i = static_cast<const T *>(x->data);
     T *o = static_cast<T *>(out->data);
-    parallelFor(n, 8, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k)
-        o[k] = applyUnary<T>(op, i[k], p0, p1);
-    });
-    return GP_OK;
+    auto apply = [&](auto f) {
+      parallelFor(n, 8, [&](int64_t b, int64_t e) {
+        for (int64_t k = b; k < e; ++k)
+          o[k] = f(i[k]);
+      });
+      return GP_OK;
+    };
+    // The hot activations get loops of their own; the rest share one.
+    switch (op) {
+    case GP_RELU: return apply([](T v) { return v > T(0) ? v : T(0); });
+    case GP_NEG: return apply([](T v) { return T(-v); });
+    case GP_ERF:
+      if constexpr (std::is_floating_point_v<T>)
+        return apply([](T v) { return std::erf(v); });
+      break;
+    case GP_EXP:
+      if constexpr (std::is_floating_point_v<T>)
+        return apply([](T v) { return std::exp(v); });
+      break;
+    default:
+      break;
+    }
+    return apply([&](T v) { return applyUnary<T>(op, v, p0, p1); });
   };
   return dispatchAll(x->dtype, run);
 }

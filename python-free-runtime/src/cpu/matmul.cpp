@@ -25,6 +25,15 @@ void gemmBlas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
 }
 } // namespace
 
+namespace {
+bool allZero(const std::vector<int64_t> &v) {
+  for (int64_t x : v)
+    if (x)
+      return false;
+  return true;
+}
+} // namespace
+
 namespace gp {
 /// C[m, n] = alpha * op(A) op(B) + beta * C for row-major f32/f64 matrices.
 template <typename T>
@@ -94,10 +103,19 @@ extern "C" gp_status gp_cpu_matmul(const gp_tensor *a, const gp_tensor *b,
     return s;
   };
   std::vector<int64_t> as = batchStrides(ad), bs = batchStrides(bd);
+  bool rhsShared = allZero(bs), lhsDense = true;
+  for (size_t d = 0; d < batchRank; ++d)
+    lhsDense &= as[d] != 0 || batch[d] == 1;
   return dispatchFloat(a->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *x = static_cast<const T *>(a->data), *y = static_cast<const T *>(b->data);
     T *o = static_cast<T *>(out->data);
+    // One weight matrix for every batch entry: a single [batch*m, k] x [k, n]
+    // product keeps BLAS busy instead of many small ones.
+    if (rhsShared && lhsDense) {
+      gemm<T>(false, false, numBatch * m, n, k, 1.0, x, y, 0.0, o);
+      return GP_OK;
+    }
     for (int64_t bi = 0; bi < numBatch; ++bi) {
       int64_t rem = bi, ao = 0, bo = 0;
       for (int64_t d = (int64_t)batchRank - 1; d >= 0; --d) {

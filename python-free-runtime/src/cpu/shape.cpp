@@ -6,6 +6,27 @@
 
 using namespace gp;
 
+namespace {
+/// out[i] = in[offset(i)] for the strided view `strides` of `in`, with typed
+/// copies for the common element sizes.
+void copyStrided(const char *in, gp_tensor *out, const std::array<std::vector<int64_t>, 1> &strides,
+                 size_t size) {
+  auto run = [&](auto tag) {
+    using E = decltype(tag);
+    const E *src = reinterpret_cast<const E *>(in);
+    E *dst = static_cast<E *>(out->data);
+    forEachBroadcast<1>(dimsOf(out), strides, 1,
+                        [&](int64_t i, const std::array<int64_t, 1> &k) { dst[i] = src[k[0]]; });
+  };
+  switch (size) {
+  case 1: return run(uint8_t{});
+  case 2: return run(uint16_t{});
+  case 4: return run(uint32_t{});
+  default: return run(uint64_t{});
+  }
+}
+} // namespace
+
 extern "C" gp_status gp_cpu_copy(const gp_tensor *x, gp_tensor *out) {
   if (!x || !out || x->dtype != out->dtype || gp_numel(x) != gp_numel(out))
     return fail("copy: operands must have one element type and count");
@@ -28,12 +49,7 @@ extern "C" gp_status gp_cpu_transpose(const gp_tensor *x, const int64_t *perm,
                   describe(x));
     strides[0][d] = inStrides[perm[d]];
   }
-  size_t size = gp_dtype_size(x->dtype);
-  const char *in = static_cast<const char *>(x->data);
-  char *o = static_cast<char *>(out->data);
-  forEachBroadcast<1>(dimsOf(out), strides, 1, [&](int64_t i, const std::array<int64_t, 1> &k) {
-    std::memcpy(o + i * size, in + k[0] * size, size);
-  });
+  copyStrided(static_cast<const char *>(x->data), out, strides, gp_dtype_size(x->dtype));
   return GP_OK;
 }
 
@@ -90,11 +106,7 @@ extern "C" gp_status gp_cpu_slice(const gp_tensor *x, const int64_t *starts,
     strides[0][d] = steps[d] * inStrides[d];
   }
   size_t size = gp_dtype_size(x->dtype);
-  const char *in = static_cast<const char *>(x->data) + base * size;
-  char *o = static_cast<char *>(out->data);
-  forEachBroadcast<1>(dimsOf(out), strides, 1, [&](int64_t i, const std::array<int64_t, 1> &k) {
-    std::memcpy(o + i * size, in + k[0] * size, size);
-  });
+  copyStrided(static_cast<const char *>(x->data) + base * size, out, strides, size);
   return GP_OK;
 }
 
@@ -104,12 +116,7 @@ extern "C" gp_status gp_cpu_expand(const gp_tensor *x, gp_tensor *out) {
   std::array<std::vector<int64_t>, 1> strides;
   if (!broadcastStrides(x, dimsOf(out), strides[0]))
     return fail("expand: " + describe(x) + " does not broadcast to " + describe(out));
-  size_t size = gp_dtype_size(x->dtype);
-  const char *in = static_cast<const char *>(x->data);
-  char *o = static_cast<char *>(out->data);
-  forEachBroadcast<1>(dimsOf(out), strides, 1, [&](int64_t i, const std::array<int64_t, 1> &k) {
-    std::memcpy(o + i * size, in + k[0] * size, size);
-  });
+  copyStrided(static_cast<const char *>(x->data), out, strides, gp_dtype_size(x->dtype));
   return GP_OK;
 }
 
