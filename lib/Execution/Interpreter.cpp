@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace mlir;
@@ -136,7 +137,9 @@ LogicalResult Interpreter::getParam(GetParamOp op) {
     if (failed(tensor))
       return op.emitOpError("cannot execute: unsupported parameter type ") << param.getType();
     std::string error;
-    if (!loadParam(param, *tensor, error))
+    if (param.getZeroInit())
+      std::memset(tensor->data(), 0, tensor->bytes());
+    else if (!loadParam(param, *tensor, error))
       return op.emitOpError("cannot load parameter '") << op.getName() << "': " << error;
     it = params.try_emplace(op.getName(), std::move(*tensor)).first;
   }

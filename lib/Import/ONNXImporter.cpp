@@ -217,7 +217,9 @@ FailureOr<Value> Importer::valueOf(StringRef name, Location loc) {
   moduleBuilder.setInsertionPoint(&*module.getBody()->getOperations().rbegin());
   Location paramLoc = NameLoc::get(StringAttr::get(context, name),
                                    FileLineColLoc::get(context, path, 0, 0));
-  ParamOp::create(moduleBuilder, paramLoc, name, init->second.type, path, name);
+  ParamOp::create(moduleBuilder, paramLoc, name, init->second.type,
+                  moduleBuilder.getStringAttr(path), moduleBuilder.getStringAttr(name),
+                  /*zero_init=*/false, /*trainable=*/false);
   Value v = GetParamOp::create(builder, paramLoc, init->second.type,
                                FlatSymbolRefAttr::get(context, name));
   values[name] = v;

@@ -478,7 +478,29 @@ func.func @negative_missing_param() -> tensor<4xf32> {
 
 gpipe.param @p : tensor<4xf32> {file = "/m.onnx", initializer = "p"}
 func.func @negative_param_type() -> tensor<5xf32> {
-  // expected-error @+1 {{'gpipe.get_param' op result type 'tensor<5xf32>' differs from the parameter's type 'tensor<4xf32>'}}
+  // expected-error @+1 {{'gpipe.get_param' op type 'tensor<5xf32>' differs from the parameter's type 'tensor<4xf32>'}}
   %0 = gpipe.get_param @p : tensor<5xf32>
   return %0 : tensor<5xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'gpipe.param' op needs either a file and an initializer, or zero_init}}
+gpipe.param @p : tensor<4xf32> {file = "/m.onnx", initializer = "p", zero_init}
+
+// -----
+
+gpipe.param @p : tensor<4xf32> {zero_init}
+func.func @negative_set_param_type(%v: tensor<3xf32>) {
+  // expected-error @+1 {{'gpipe.set_param' op type 'tensor<3xf32>' differs from the parameter's type 'tensor<4xf32>'}}
+  gpipe.set_param @p, %v : tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @negative_set_missing(%v: tensor<3xf32>) {
+  // expected-error @+1 {{'gpipe.set_param' op 'q' does not name a gpipe.param}}
+  gpipe.set_param @q, %v : tensor<3xf32>
+  return
 }

@@ -241,7 +241,7 @@ Result Runner::runDataSet(MLIRContext &context, func::FuncOp func, StringRef dat
     args.push_back(std::move(*tensor));
   }
   auto loadParam = [&](gpipe::ParamOp param, gpipe::HostTensor &dst, std::string &error) {
-    return weights.read(param.getFile(), param.getInitializer(),
+    return weights.read(*param.getFile(), *param.getInitializer(),
                         cast<RankedTensorType>(param.getType()), dst.data(), error);
   };
   auto results = gpipe::interpret(func, std::move(args), loadParam);

@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
       dst = it->second;
       return true;
     }
-    if (!weights.read(param.getFile(), param.getInitializer(),
+    if (!weights.read(*param.getFile(), *param.getInitializer(),
                       cast<RankedTensorType>(param.getType()), dst.data(), error))
       return false;
     loaded[param.getSymName()] = dst;

@@ -15,6 +15,13 @@
 
 #include "gpipe/Dialect/GPipeEnums.h.inc"
 
+namespace mlir::gpipe {
+/// The program state that gpipe.get_param reads and gpipe.set_param writes.
+struct ParamResource : public SideEffects::Resource::Base<ParamResource> {
+  StringRef getName() final { return "gpipe.params"; }
+};
+} // namespace mlir::gpipe
+
 #define GET_ATTRDEF_CLASSES
 #include "gpipe/Dialect/GPipeAttrs.h.inc"
 

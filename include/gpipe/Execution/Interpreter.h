@@ -47,7 +47,8 @@ bool matches(const gp_tensor &t, RankedTensorType type);
 /// "f32[2, 3]"-style text of a gp_tensor, for messages.
 std::string describeTensor(const gp_tensor &t);
 
-/// Fills a parameter's storage; returns false with a reason.
+/// Fills the storage of a file-backed parameter; returns false with a reason.
+/// (Parameters with `zero_init` start at zero without it.)
 using ParamLoader =
     llvm::function_ref<bool(ParamOp, HostTensor &, std::string &)>;
 
