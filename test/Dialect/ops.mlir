@@ -2,15 +2,6 @@
 // RUN: gpipe-opt %s --mlir-print-op-generic | gpipe-opt | FileCheck %s
 
 // CHECK: gpipe.param @fc.weight : tensor<4x8xf32> {file = "/models/m.onnx", initializer = "fc.weight"}
-// CHECK: gpipe.param @fc.weight.m : tensor<4x8xf32> {zero_init}
-gpipe.param @fc.weight.m : tensor<4x8xf32> {zero_init}
-
-// CHECK-LABEL: func.func @state
-func.func @state(%v: tensor<4x8xf32>) {
-  // CHECK: gpipe.set_param @fc.weight.m, %{{.*}} : tensor<4x8xf32>
-  gpipe.set_param @fc.weight.m, %v : tensor<4x8xf32>
-  return
-}
 gpipe.param @fc.weight : tensor<4x8xf32> {file = "/models/m.onnx", initializer = "fc.weight"}
 // CHECK: gpipe.param @fc.weight.m : tensor<4x8xf32> {zero_init}
 gpipe.param @fc.weight.m : tensor<4x8xf32> {zero_init}
