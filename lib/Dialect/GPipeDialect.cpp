@@ -13,6 +13,7 @@ using namespace mlir::gpipe;
 
 #include "gpipe/Dialect/GPipeDialect.cpp.inc"
 #include "gpipe/Dialect/GPipeEnums.cpp.inc"
+#include "gpipe/Dialect/GradientInterface.cpp.inc"
 #define GET_ATTRDEF_CLASSES
 #include "gpipe/Dialect/GPipeAttrs.cpp.inc"
 

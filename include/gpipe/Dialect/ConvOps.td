@@ -9,7 +9,7 @@
 
 include "gpipe/Dialect/GPipeBase.td"
 
-def GPipe_ConvOp : GPipe_InferOp<"conv", [SameOperandsElementType]> {
+def GPipe_ConvOp : GPipe_InferOp<"conv", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "2-D grouped convolution (NCHW, OIHW weights)";
   let description = [{
     Cross-correlation of `input` `[N, C, H, W]` with `weight`
@@ -33,7 +33,7 @@ def GPipe_ConvOp : GPipe_InferOp<"conv", [SameOperandsElementType]> {
 }
 
 class GPipe_PoolOp<string mnemonic, string what, list<Trait> traits = []>
-    : GPipe_InferOp<mnemonic, traits> {
+    : GPipe_InferOp<mnemonic, !listconcat(traits, [GPipe_Differentiable])> {
   let summary = "2-D " # what # " pooling (NCHW)";
   let results = (outs GPipe_FloatTensor:$output);
 }

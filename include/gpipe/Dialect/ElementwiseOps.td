@@ -18,7 +18,7 @@ include "gpipe/Dialect/GPipeBase.td"
 class GPipe_UnaryOp<string mnemonic, string formula, Type operandType = GPipe_FloatTensor,
                     list<Trait> traits = []>
     : GPipe_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
-                                              Elementwise])> {
+                                              Elementwise, GPipe_Differentiable])> {
   let summary = "elementwise " # formula;
   let description = "Computes `" # formula # "` for every element of `input`."
     # " The result has the type of the operand.\n\nExample:\n\n```mlir\n"
@@ -44,7 +44,7 @@ def GPipe_SinOp : GPipe_UnaryOp<"sin", "sin(x)">;
 def GPipe_CosOp : GPipe_UnaryOp<"cos", "cos(x)">;
 def GPipe_NotOp : GPipe_UnaryOp<"not", "logical not x", GPipe_BoolTensor>;
 
-def GPipe_LeakyReluOp : GPipe_Op<"leaky_relu", [Pure, SameOperandsAndResultType, Elementwise]> {
+def GPipe_LeakyReluOp : GPipe_Op<"leaky_relu", [Pure, SameOperandsAndResultType, Elementwise, GPipe_Differentiable]> {
   let summary = "elementwise leaky rectifier";
   let description = [{
     Computes `x` where `x >= 0` and `alpha * x` elsewhere.
@@ -60,7 +60,7 @@ def GPipe_LeakyReluOp : GPipe_Op<"leaky_relu", [Pure, SameOperandsAndResultType,
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def GPipe_GeluOp : GPipe_Op<"gelu", [Pure, SameOperandsAndResultType, Elementwise]> {
+def GPipe_GeluOp : GPipe_Op<"gelu", [Pure, SameOperandsAndResultType, Elementwise, GPipe_Differentiable]> {
   let summary = "elementwise Gaussian error linear unit";
   let description = [{
     Computes `x * Phi(x)` with `Phi` the standard normal CDF (`approximation =
@@ -78,7 +78,7 @@ def GPipe_GeluOp : GPipe_Op<"gelu", [Pure, SameOperandsAndResultType, Elementwis
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def GPipe_ClipOp : GPipe_Op<"clip", [Pure, SameOperandsAndResultType, Elementwise]> {
+def GPipe_ClipOp : GPipe_Op<"clip", [Pure, SameOperandsAndResultType, Elementwise, GPipe_Differentiable]> {
   let summary = "elementwise clamp to [min, max]";
   let description = [{
     Clamps every element to `[min, max]`. Either bound may be absent. The
@@ -98,7 +98,7 @@ def GPipe_ClipOp : GPipe_Op<"clip", [Pure, SameOperandsAndResultType, Elementwis
   let hasVerifier = 1;
 }
 
-def GPipe_CastOp : GPipe_InferOp<"cast", [Elementwise]> {
+def GPipe_CastOp : GPipe_InferOp<"cast", [Elementwise, GPipe_Differentiable]> {
   let summary = "elementwise conversion of the element type";
   let description = [{
     Converts every element to the element type `to`, with the shape unchanged.
@@ -122,7 +122,7 @@ def GPipe_CastOp : GPipe_InferOp<"cast", [Elementwise]> {
 /// A binary op over operands of one element type, broadcast to a common shape.
 class GPipe_BinaryOp<string mnemonic, string formula, Type operandType = GPipe_Tensor,
                      Type resultType = GPipe_Tensor, list<Trait> traits = []>
-    : GPipe_InferOp<mnemonic, !listconcat(traits, [SameOperandsElementType])> {
+    : GPipe_InferOp<mnemonic, !listconcat(traits, [SameOperandsElementType, GPipe_Differentiable])> {
   let summary = "elementwise " # formula # " with broadcasting";
   let description = "Computes `" # formula # "` elementwise after broadcasting"
     # " `lhs` and `rhs` to a common shape with NumPy rules.\n\nExample:\n\n"
@@ -148,7 +148,7 @@ def GPipe_GreaterEqualOp : GPipe_BinaryOp<"greater_equal", "lhs >= rhs", GPipe_T
 def GPipe_AndOp : GPipe_BinaryOp<"and", "lhs and rhs", GPipe_BoolTensor, GPipe_BoolTensor, [Commutative]>;
 def GPipe_OrOp : GPipe_BinaryOp<"or", "lhs or rhs", GPipe_BoolTensor, GPipe_BoolTensor, [Commutative]>;
 
-def GPipe_WhereOp : GPipe_InferOp<"where"> {
+def GPipe_WhereOp : GPipe_InferOp<"where", [GPipe_Differentiable]> {
   let summary = "elementwise select with broadcasting";
   let description = [{
     Picks `lhs` where `condition` is true and `rhs` elsewhere, after

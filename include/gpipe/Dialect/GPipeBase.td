@@ -14,6 +14,7 @@ include "mlir/IR/EnumAttr.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "gpipe/Dialect/GradientInterface.td"
 
 def GPipe_Dialect : Dialect {
   let name = "gpipe";
@@ -72,6 +73,9 @@ def GPipe_BoolTensor : RankedTensorOf<[I1]>;
 //===----------------------------------------------------------------------===//
 // Op classes
 //===----------------------------------------------------------------------===//
+
+/// Ops with a reverse-mode gradient rule (lib/Dialect/*Grad.cpp).
+defvar GPipe_Differentiable = DeclareOpInterfaceMethods<GPipe_DifferentiableOpInterface>;
 
 class GPipe_Op<string mnemonic, list<Trait> traits = []>
     : Op<GPipe_Dialect, mnemonic, traits>;

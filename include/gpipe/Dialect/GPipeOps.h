@@ -25,6 +25,11 @@ struct ParamResource : public SideEffects::Resource::Base<ParamResource> {
 #define GET_ATTRDEF_CLASSES
 #include "gpipe/Dialect/GPipeAttrs.h.inc"
 
+namespace mlir::gpipe {
+class GradientBuilder;
+} // namespace mlir::gpipe
+#include "gpipe/Dialect/GradientInterface.h.inc"
+
 #define GET_OP_CLASSES
 #include "gpipe/Dialect/GPipeOps.h.inc"
 

@@ -12,5 +12,6 @@ include "gpipe/Dialect/ReductionOps.td"
 include "gpipe/Dialect/ShapeOps.td"
 include "gpipe/Dialect/LossOps.td"
 include "gpipe/Dialect/ModelOps.td"
+include "gpipe/Dialect/GradientOps.td"
 
 #endif // GPIPE_DIALECT_GPIPEOPS_TD

@@ -9,7 +9,7 @@
 
 include "gpipe/Dialect/GPipeBase.td"
 
-class GPipe_LossOp<string mnemonic> : GPipe_InferOp<mnemonic> {
+class GPipe_LossOp<string mnemonic> : GPipe_InferOp<mnemonic, [GPipe_Differentiable]> {
   let results = (outs GPipe_FloatTensor:$loss);
 }
 

@@ -9,7 +9,7 @@
 
 include "gpipe/Dialect/GPipeBase.td"
 
-def GPipe_MatMulOp : GPipe_InferOp<"matmul", [SameOperandsElementType]> {
+def GPipe_MatMulOp : GPipe_InferOp<"matmul", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "matrix product with NumPy batch broadcasting";
   let description = [{
     `numpy.matmul`: a rank-1 `lhs` is treated as a row vector and a rank-1
@@ -26,7 +26,7 @@ def GPipe_MatMulOp : GPipe_InferOp<"matmul", [SameOperandsElementType]> {
   let results = (outs GPipe_FloatTensor:$output);
 }
 
-def GPipe_GemmOp : GPipe_InferOp<"gemm", [SameOperandsElementType]> {
+def GPipe_GemmOp : GPipe_InferOp<"gemm", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "general matrix multiply: alpha * op(A) * op(B) + beta * C";
   let description = [{
     ONNX Gemm on rank-2 operands. `op(X)` is `X` or its transpose as

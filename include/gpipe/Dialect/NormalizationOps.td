@@ -9,7 +9,7 @@
 
 include "gpipe/Dialect/GPipeBase.td"
 
-def GPipe_BatchNormOp : GPipe_InferOp<"batch_norm", [SameOperandsElementType]> {
+def GPipe_BatchNormOp : GPipe_InferOp<"batch_norm", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "batch normalization with running statistics (inference mode)";
   let description = [{
     `y = scale * (x - mean) / sqrt(var + epsilon) + bias` per channel (dimension
@@ -29,7 +29,7 @@ def GPipe_BatchNormOp : GPipe_InferOp<"batch_norm", [SameOperandsElementType]> {
   let results = (outs GPipe_FloatTensor:$output);
 }
 
-def GPipe_BatchNormTrainOp : GPipe_InferOp<"batch_norm_train", [SameOperandsElementType]> {
+def GPipe_BatchNormTrainOp : GPipe_InferOp<"batch_norm_train", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "batch normalization with batch statistics (training mode)";
   let description = [{
     Normalizes `input` `[N, C, ...]` per channel with the mean and biased
@@ -53,7 +53,7 @@ def GPipe_BatchNormTrainOp : GPipe_InferOp<"batch_norm_train", [SameOperandsElem
                   GPipe_FloatTensor:$new_running_var);
 }
 
-def GPipe_LayerNormOp : GPipe_InferOp<"layer_norm", [SameOperandsElementType]> {
+def GPipe_LayerNormOp : GPipe_InferOp<"layer_norm", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "layer normalization over the trailing dimensions";
   let description = [{
     Normalizes `input` over dimensions `[axis, rank)` to zero mean and unit
@@ -73,7 +73,7 @@ def GPipe_LayerNormOp : GPipe_InferOp<"layer_norm", [SameOperandsElementType]> {
 }
 
 class GPipe_SoftmaxLikeOp<string mnemonic, string formula>
-    : GPipe_InferOp<mnemonic> {
+    : GPipe_InferOp<mnemonic, [GPipe_Differentiable]> {
   let summary = formula # " along one axis";
   let description = "Computes `" # formula # "` along dimension `axis`.\n\n"
     # "Example:\n\n```mlir\n%y = gpipe." # mnemonic
@@ -85,7 +85,7 @@ class GPipe_SoftmaxLikeOp<string mnemonic, string formula>
 def GPipe_SoftmaxOp : GPipe_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
 def GPipe_LogSoftmaxOp : GPipe_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
 
-def GPipe_DropoutOp : GPipe_InferOp<"dropout"> {
+def GPipe_DropoutOp : GPipe_InferOp<"dropout", [GPipe_Differentiable]> {
   let summary = "dropout (identity unless training)";
   let description = [{
     With `training`, zeroes each element with probability `ratio` and scales the

@@ -9,7 +9,8 @@
 
 include "gpipe/Dialect/GPipeBase.td"
 
-class GPipe_ReduceOp<string mnemonic, string what> : GPipe_InferOp<mnemonic> {
+class GPipe_ReduceOp<string mnemonic, string what>
+    : GPipe_InferOp<mnemonic, [GPipe_Differentiable]> {
   let summary = what # " over axes";
   let description = "Reduces `input` by " # what # " over `axes` (sorted,"
     # " non-negative, unique). `keep_dims` keeps each reduced dimension with"

@@ -29,7 +29,7 @@ def GPipe_ConstantOp : GPipe_Op<"constant", [Pure, ConstantLike, InferTypeOpAdap
   let hasFolder = 1;
 }
 
-def GPipe_ReshapeOp : GPipe_InferOp<"reshape"> {
+def GPipe_ReshapeOp : GPipe_InferOp<"reshape", [GPipe_Differentiable]> {
   let summary = "reinterpret the shape, keeping row-major element order";
   let description = [{
     Gives `input` the static shape `shape`, which must hold the same number of
@@ -45,7 +45,7 @@ def GPipe_ReshapeOp : GPipe_InferOp<"reshape"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_FlattenOp : GPipe_InferOp<"flatten"> {
+def GPipe_FlattenOp : GPipe_InferOp<"flatten", [GPipe_Differentiable]> {
   let summary = "collapse to a matrix at an axis";
   let description = [{
     Reshapes `input` to `[prod(shape[:axis]), prod(shape[axis:])]`.
@@ -60,7 +60,7 @@ def GPipe_FlattenOp : GPipe_InferOp<"flatten"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_TransposeOp : GPipe_InferOp<"transpose"> {
+def GPipe_TransposeOp : GPipe_InferOp<"transpose", [GPipe_Differentiable]> {
   let summary = "permute dimensions";
   let description = [{
     Result dimension `i` is input dimension `perm[i]`.
@@ -75,7 +75,7 @@ def GPipe_TransposeOp : GPipe_InferOp<"transpose"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_SqueezeOp : GPipe_InferOp<"squeeze"> {
+def GPipe_SqueezeOp : GPipe_InferOp<"squeeze", [GPipe_Differentiable]> {
   let summary = "remove dimensions of size 1";
   let description = [{
     Removes the dimensions listed in `axes` (sorted, non-negative), each of
@@ -91,7 +91,7 @@ def GPipe_SqueezeOp : GPipe_InferOp<"squeeze"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_UnsqueezeOp : GPipe_InferOp<"unsqueeze"> {
+def GPipe_UnsqueezeOp : GPipe_InferOp<"unsqueeze", [GPipe_Differentiable]> {
   let summary = "insert dimensions of size 1";
   let description = [{
     Inserts size-1 dimensions so that they sit at positions `axes` (sorted,
@@ -107,7 +107,7 @@ def GPipe_UnsqueezeOp : GPipe_InferOp<"unsqueeze"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_ConcatOp : GPipe_InferOp<"concat", [SameOperandsElementType]> {
+def GPipe_ConcatOp : GPipe_InferOp<"concat", [SameOperandsElementType, GPipe_Differentiable]> {
   let summary = "join tensors along an axis";
   let description = [{
     Concatenates `inputs` along `axis`; all other dimensions must agree.
@@ -122,7 +122,7 @@ def GPipe_ConcatOp : GPipe_InferOp<"concat", [SameOperandsElementType]> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_SplitOp : GPipe_InferOp<"split"> {
+def GPipe_SplitOp : GPipe_InferOp<"split", [GPipe_Differentiable]> {
   let summary = "cut a tensor into pieces along an axis";
   let description = [{
     Splits `input` along `axis` into consecutive pieces of lengths `sizes`,
@@ -139,7 +139,7 @@ def GPipe_SplitOp : GPipe_InferOp<"split"> {
   let results = (outs Variadic<GPipe_Tensor>:$outputs);
 }
 
-def GPipe_SliceOp : GPipe_InferOp<"slice"> {
+def GPipe_SliceOp : GPipe_InferOp<"slice", [GPipe_Differentiable]> {
   let summary = "strided slice with static bounds";
   let description = [{
     Takes, in every dimension `d`, the elements `starts[d], starts[d] +
@@ -159,7 +159,7 @@ def GPipe_SliceOp : GPipe_InferOp<"slice"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_ExpandOp : GPipe_InferOp<"expand"> {
+def GPipe_ExpandOp : GPipe_InferOp<"expand", [GPipe_Differentiable]> {
   let summary = "broadcast to a larger shape";
   let description = [{
     Broadcasts `input` with NumPy rules against `shape`; the result has the
@@ -175,7 +175,7 @@ def GPipe_ExpandOp : GPipe_InferOp<"expand"> {
   let results = (outs GPipe_Tensor:$output);
 }
 
-def GPipe_GatherOp : GPipe_InferOp<"gather"> {
+def GPipe_GatherOp : GPipe_InferOp<"gather", [GPipe_Differentiable]> {
   let summary = "select slices along an axis by index (embedding lookup)";
   let description = [{
     ONNX Gather: the result shape is `data.shape[:axis] + indices.shape +
