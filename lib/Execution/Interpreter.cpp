@@ -15,8 +15,8 @@ using namespace mlir::gpipe;
 namespace {
 class Interpreter {
 public:
-  Interpreter(func::FuncOp func, ParamLoader loadParam, OpProfile *profile)
-      : func(func), loadParam(loadParam), profile(profile) {}
+  Interpreter(func::FuncOp func, ParamStore &params, OpProfile *profile)
+      : func(func), params(params), profile(profile) {}
 
   FailureOr<std::vector<HostTensor>> run(std::vector<HostTensor> inputs);
 
@@ -37,10 +37,9 @@ private:
   LogicalResult split(SplitOp op);
 
   func::FuncOp func;
-  ParamLoader loadParam;
+  ParamStore &params;
   OpProfile *profile;
   DenseMap<Value, HostTensor> env;
-  llvm::StringMap<HostTensor> params;
   std::vector<HostTensor> results;
 };
 
@@ -130,20 +129,12 @@ LogicalResult Interpreter::constant(ConstantOp op) {
 }
 
 LogicalResult Interpreter::getParam(GetParamOp op) {
-  auto it = params.find(op.getName());
-  if (it == params.end()) {
-    auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(op, op.getNameAttr());
-    auto tensor = HostTensor::allocate(cast<RankedTensorType>(param.getType()));
-    if (failed(tensor))
-      return op.emitOpError("cannot execute: unsupported parameter type ") << param.getType();
-    std::string error;
-    if (param.getZeroInit())
-      std::memset(tensor->data(), 0, tensor->bytes());
-    else if (!loadParam(param, *tensor, error))
-      return op.emitOpError("cannot load parameter '") << op.getName() << "': " << error;
-    it = params.try_emplace(op.getName(), std::move(*tensor)).first;
-  }
-  env[op.getResult()] = it->second;
+  auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(op, op.getNameAttr());
+  std::string error;
+  auto value = params.get(param, error);
+  if (failed(value))
+    return op.emitOpError("cannot load parameter '") << op.getName() << "': " << error;
+  env[op.getResult()] = *value;
   return success();
 }
 
@@ -372,8 +363,87 @@ LogicalResult Interpreter::execute(Operation *op) {
                                                      o.getIgnoreIndex().has_value(),
                                                      o.getIgnoreIndex().value_or(0), *r));
       })
+      // Backward ops.
+      .Case([&](ConvGradInputOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_conv2d_grad_input(
+                                         in(o.getGrad()), in(o.getWeight()), o.getStrides().data(),
+                                         o.getPads().data(), o.getDilations().data(),
+                                         o.getGroups(), *r));
+      })
+      .Case([&](ConvGradWeightOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_conv2d_grad_weight(
+                                         in(o.getGrad()), in(o.getInput()), o.getStrides().data(),
+                                         o.getPads().data(), o.getDilations().data(),
+                                         o.getGroups(), *r));
+      })
+      .Case([&](MaxPoolGradOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_max_pool2d_grad(
+                                         in(o.getGrad()), in(o.getInput()), o.getKernel().data(),
+                                         o.getStrides().data(), o.getPads().data(),
+                                         o.getDilations().data(), *r));
+      })
+      .Case([&](AvgPoolGradOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_avg_pool2d_grad(in(o.getGrad()), o.getKernel().data(),
+                                                            o.getStrides().data(),
+                                                            o.getPads().data(),
+                                                            o.getCountIncludePad(), *r));
+      })
+      .Case([&](BatchNormTrainGradOp o) -> LogicalResult {
+        auto dx = out(op, o.getInputGrad());
+        auto ds = out(op, o.getScaleGrad());
+        auto db = out(op, o.getBiasGrad());
+        if (failed(dx) || failed(ds) || failed(db))
+          return failure();
+        return check(op, gp_cpu_batch_norm_train_grad(in(o.getGrad()), in(o.getInput()),
+                                                      in(o.getScale()),
+                                                      o.getEpsilon().convertToFloat(), *dx, *ds,
+                                                      *db));
+      })
+      .Case([&](LayerNormGradOp o) -> LogicalResult {
+        auto dx = out(op, o.getInputGrad());
+        auto ds = out(op, o.getScaleGrad());
+        auto db = out(op, o.getBiasGrad());
+        if (failed(dx) || failed(ds) || failed(db))
+          return failure();
+        return check(op, gp_cpu_layer_norm_grad(in(o.getGrad()), in(o.getInput()),
+                                                in(o.getScale()), o.getAxis(),
+                                                o.getEpsilon().convertToFloat(), *dx, *ds, *db));
+      })
+      .Case([&](NllLossGradOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_nll_loss_grad(
+                                         in(o.getGrad()), in(o.getLabels()), optIn(o.getWeights()),
+                                         lossReduction(o.getReduction()),
+                                         o.getIgnoreIndex().has_value(),
+                                         o.getIgnoreIndex().value_or(0), *r));
+      })
+      .Case([&](GatherGradOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_gather_grad(in(o.getGrad()), in(o.getIndices()),
+                                                        o.getAxis(), *r));
+      })
+      .Case([&](SliceGradOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_slice_grad(in(o.getGrad()), o.getStarts().data(),
+                                                       o.getSteps().data(), *r));
+      })
       // Model.
       .Case([&](GetParamOp o) { return getParam(o); })
+      .Case([&](SetParamOp o) -> LogicalResult {
+        params.set(o.getName(), env.find(o.getValue())->second);
+        return success();
+      })
       .Case([&](func::ReturnOp o) -> LogicalResult {
         for (Value v : o.getOperands())
           results.push_back(env.find(v)->second);
@@ -425,11 +495,33 @@ FailureOr<std::vector<HostTensor>> Interpreter::run(std::vector<HostTensor> inpu
 }
 } // namespace
 
+FailureOr<HostTensor> ParamStore::get(ParamOp param, std::string &error) {
+  auto it = values.find(param.getSymName());
+  if (it != values.end())
+    return it->second;
+  auto tensor = HostTensor::allocate(cast<RankedTensorType>(param.getType()));
+  if (failed(tensor)) {
+    error = "unsupported parameter type";
+    return failure();
+  }
+  if (param.getZeroInit())
+    std::memset(tensor->data(), 0, tensor->bytes());
+  else if (!loader || !loader(param, *tensor, error))
+    return failure();
+  values[param.getSymName()] = *tensor;
+  return *tensor;
+}
+
+const HostTensor *ParamStore::lookup(StringRef name) const {
+  auto it = values.find(name);
+  return it == values.end() ? nullptr : &it->second;
+}
+
 FailureOr<std::vector<HostTensor>>
 mlir::gpipe::interpret(func::FuncOp func, std::vector<HostTensor> inputs,
-                       ParamLoader loadParam, OpProfile *profile) {
+                       ParamStore &params, OpProfile *profile) {
   if (func.getBody().getBlocks().size() != 1)
     return func.emitOpError("the interpreter runs single-block functions");
-  Interpreter interpreter(func, loadParam, profile);
+  Interpreter interpreter(func, params, profile);
   return interpreter.run(std::move(inputs));
 }

@@ -240,11 +240,12 @@ Result Runner::runDataSet(MLIRContext &context, func::FuncOp func, StringRef dat
     std::memcpy(tensor->data(), decoded.data.data(), decoded.data.size());
     args.push_back(std::move(*tensor));
   }
-  auto loadParam = [&](gpipe::ParamOp param, gpipe::HostTensor &dst, std::string &error) {
+  gpipe::ParamStore params([&](gpipe::ParamOp param, gpipe::HostTensor &dst,
+                               std::string &error) {
     return weights.read(*param.getFile(), *param.getInitializer(),
                         cast<RankedTensorType>(param.getType()), dst.data(), error);
-  };
-  auto results = gpipe::interpret(func, std::move(args), loadParam);
+  });
+  auto results = gpipe::interpret(func, std::move(args), params);
   if (failed(results))
     return {Outcome::Failed, ""};
   std::vector<std::string> outputFiles = numbered(dataDir, "output");

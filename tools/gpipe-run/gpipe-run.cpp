@@ -228,20 +228,12 @@ int main(int argc, char **argv) {
       return fail("the model has no input '" + entry.getKey().str() + "'");
 
   gpipe::WeightReader weights;
-  llvm::StringMap<gpipe::HostTensor> loaded;
-  auto loadParam = [&](gpipe::ParamOp param, gpipe::HostTensor &dst, std::string &error) {
-    auto it = loaded.find(param.getSymName());
-    if (it != loaded.end()) {
-      dst = it->second;
-      return true;
-    }
-    if (!weights.read(*param.getFile(), *param.getInitializer(),
-                      cast<RankedTensorType>(param.getType()), dst.data(), error))
-      return false;
-    loaded[param.getSymName()] = dst;
-    return true;
-  };
-  auto results = gpipe::interpret(func, args, loadParam);
+  gpipe::ParamStore params([&](gpipe::ParamOp param, gpipe::HostTensor &dst,
+                               std::string &error) {
+    return weights.read(*param.getFile(), *param.getInitializer(),
+                        cast<RankedTensorType>(param.getType()), dst.data(), error);
+  });
+  auto results = gpipe::interpret(func, args, params);
   if (failed(results))
     return 1;
   if (repeat > 0) {
@@ -249,7 +241,7 @@ int main(int argc, char **argv) {
     gpipe::OpProfile profile;
     for (unsigned i = 0; i < repeat; ++i) {
       auto start = std::chrono::steady_clock::now();
-      if (failed(gpipe::interpret(func, args, loadParam, profileOps ? &profile : nullptr)))
+      if (failed(gpipe::interpret(func, args, params, profileOps ? &profile : nullptr)))
         return 1;
       times.push_back(std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - start)

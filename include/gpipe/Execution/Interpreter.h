@@ -15,6 +15,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -48,9 +49,24 @@ bool matches(const gp_tensor &t, RankedTensorType type);
 std::string describeTensor(const gp_tensor &t);
 
 /// Fills the storage of a file-backed parameter; returns false with a reason.
-/// (Parameters with `zero_init` start at zero without it.)
-using ParamLoader =
-    llvm::function_ref<bool(ParamOp, HostTensor &, std::string &)>;
+using ParamLoader = std::function<bool(ParamOp, HostTensor &, std::string &)>;
+
+/// The program's state: parameter and optimizer-state values by symbol.
+/// Values are loaded on first use (`zero_init` ones start at zero) and
+/// replaced by gpipe.set_param, so the state carries across runs.
+class ParamStore {
+public:
+  explicit ParamStore(ParamLoader loader) : loader(std::move(loader)) {}
+  /// The current value of `param`, loading it the first time.
+  FailureOr<HostTensor> get(ParamOp param, std::string &error);
+  void set(StringRef name, HostTensor value) { values[name] = std::move(value); }
+  /// The value of `name` if it has been loaded or set.
+  const HostTensor *lookup(StringRef name) const;
+
+private:
+  ParamLoader loader;
+  llvm::StringMap<HostTensor> values;
+};
 
 /// Time spent per op name, filled when passed to interpret().
 using OpProfile = llvm::StringMap<std::pair<double, int64_t>>;
@@ -59,7 +75,7 @@ using OpProfile = llvm::StringMap<std::pair<double, int64_t>>;
 /// argument types). Errors are reported on the failing op.
 FailureOr<std::vector<HostTensor>> interpret(func::FuncOp func,
                                              std::vector<HostTensor> inputs,
-                                             ParamLoader loadParam,
+                                             ParamStore &params,
                                              OpProfile *profile = nullptr);
 
 } // namespace mlir::gpipe

@@ -2,6 +2,7 @@
 
 #include "../internal.h"
 
+#include <algorithm>
 #include <vector>
 
 using namespace gp;
@@ -65,4 +66,48 @@ extern "C" gp_status gp_cpu_softmax_cross_entropy(const gp_tensor *scores,
   if (gp_status s = gp_cpu_softmax(scores, 1, true, &logProb))
     return s;
   return gp_cpu_nll_loss(&logProb, labels, weights, reduction, hasIgnore, ignoreIndex, out);
+}
+
+extern "C" gp_status gp_cpu_nll_loss_grad(const gp_tensor *dloss, const gp_tensor *labels,
+                                          const gp_tensor *weights, gp_loss_reduction reduction,
+                                          bool hasIgnore, int64_t ignoreIndex, gp_tensor *dinput) {
+  if (!dloss || !labels || !dinput || dinput->rank < 2)
+    return fail("nll_loss_grad: the input gradient must have rank >= 2");
+  if (labels->dtype != GP_I64 && labels->dtype != GP_I32)
+    return fail("nll_loss_grad: labels must be i64 or i32, got " + describe(labels));
+  int64_t n = dinput->dims[0], c = dinput->dims[1], inner = 1;
+  for (int32_t d = 2; d < dinput->rank; ++d)
+    inner *= dinput->dims[d];
+  int64_t count = n * inner;
+  if (gp_numel(labels) != count || (weights && gp_numel(weights) != c) ||
+      gp_numel(dloss) != (reduction == GP_LOSS_NONE ? count : 1))
+    return fail("nll_loss_grad: operands do not match " + describe(dinput));
+  return dispatchFloat(dinput->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *w = weights ? static_cast<const T *>(weights->data) : nullptr;
+    const T *g = static_cast<const T *>(dloss->data);
+    T *o = static_cast<T *>(dinput->data);
+    std::fill(o, o + gp_numel(dinput), T(0));
+    double weightSum = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t label = indexAt(labels, i);
+      if (hasIgnore && label == ignoreIndex)
+        continue;
+      if (label < 0 || label >= c)
+        return fail("nll_loss_grad: label " + std::to_string(label) + " is out of range [0, " +
+                    std::to_string(c) + ")");
+      weightSum += w ? double(w[label]) : 1.0;
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t label = indexAt(labels, i);
+      if (hasIgnore && label == ignoreIndex)
+        continue;
+      double scale = reduction == GP_LOSS_NONE ? double(g[i])
+                     : reduction == GP_LOSS_SUM ? double(g[0])
+                     : weightSum == 0 ? 0.0 : double(g[0]) / weightSum;
+      int64_t b = i / inner, s = i % inner;
+      o[(b * c + label) * inner + s] = T(-(w ? double(w[label]) : 1.0) * scale);
+    }
+    return GP_OK;
+  });
 }

@@ -157,3 +157,73 @@ extern "C" gp_status gp_cpu_gather(const gp_tensor *data, const gp_tensor *indic
   });
   return GP_OK;
 }
+
+extern "C" gp_status gp_cpu_gather_grad(const gp_tensor *dy, const gp_tensor *indices,
+                                        int64_t axis, gp_tensor *ddata) {
+  if (!dy || !indices || !ddata || dy->dtype != ddata->dtype || axis < 0 || axis >= ddata->rank)
+    return fail("gather_grad: bad operands or axis");
+  if (indices->dtype != GP_I64 && indices->dtype != GP_I32)
+    return fail("gather_grad: indices must be i64 or i32, got " + describe(indices));
+  int64_t outer = 1, inner = 1, dim = ddata->dims[axis], count = gp_numel(indices);
+  for (int64_t d = 0; d < ddata->rank; ++d)
+    if (d < axis)
+      outer *= ddata->dims[d];
+    else if (d > axis)
+      inner *= ddata->dims[d];
+  if (gp_numel(dy) != outer * count * inner)
+    return fail("gather_grad: gradient " + describe(dy) + " has the wrong size");
+  return dispatchFloat(dy->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *g = static_cast<const T *>(dy->data);
+    T *o = static_cast<T *>(ddata->data);
+    std::fill(o, o + gp_numel(ddata), T(0));
+    for (int64_t r = 0; r < outer; ++r)
+      for (int64_t k = 0; k < count; ++k) {
+        int64_t idx = indexAt(indices, k);
+        if (idx < -dim || idx >= dim)
+          return fail("gather_grad: index " + std::to_string(idx) + " is out of range");
+        if (idx < 0)
+          idx += dim;
+        const T *src = g + (r * count + k) * inner;
+        T *dst = o + (r * dim + idx) * inner;
+        for (int64_t i = 0; i < inner; ++i)
+          dst[i] += src[i];
+      }
+    return GP_OK;
+  });
+}
+
+extern "C" gp_status gp_cpu_slice_grad(const gp_tensor *dy, const int64_t *starts,
+                                       const int64_t *steps, gp_tensor *dx) {
+  if (!dy || !dx || dy->dtype != dx->dtype || dy->rank != dx->rank)
+    return fail("slice_grad: operands must have one element type and rank");
+  std::memset(dx->data, 0, gp_numel(dx) * gp_dtype_size(dx->dtype));
+  int32_t rank = dx->rank;
+  std::vector<int64_t> strides = stridesOf(dimsOf(dx));
+  int64_t base = 0;
+  for (int32_t d = 0; d < rank; ++d) {
+    if (dy->dims[d] > 0) {
+      int64_t last = starts[d] + (dy->dims[d] - 1) * steps[d];
+      if (starts[d] < 0 || starts[d] >= dx->dims[d] || last < 0 || last >= dx->dims[d])
+        return fail("slice_grad: dimension " + std::to_string(d) + " writes outside " +
+                    describe(dx));
+    }
+    base += starts[d] * strides[d];
+  }
+  size_t size = gp_dtype_size(dx->dtype);
+  std::vector<int64_t> idx(rank, 0);
+  const char *src = static_cast<const char *>(dy->data);
+  char *dst = static_cast<char *>(dx->data);
+  for (int64_t i = 0, n = gp_numel(dy); i < n; ++i) {
+    int64_t off = base;
+    for (int32_t d = 0; d < rank; ++d)
+      off += idx[d] * steps[d] * strides[d];
+    std::memcpy(dst + off * size, src + i * size, size);
+    for (int32_t d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < dy->dims[d])
+        break;
+      idx[d] = 0;
+    }
+  }
+  return GP_OK;
+}

@@ -163,6 +163,43 @@ gp_status gp_cpu_softmax_cross_entropy(const gp_tensor *scores,
                                        bool has_ignore_index,
                                        int64_t ignore_index, gp_tensor *out);
 
+/*--- Backward kernels ------------------------------------------------------*/
+/* The gradients of the forward kernels above, for training. Each writes its
+ * whole output (zeros where nothing flows). */
+gp_status gp_cpu_conv2d_grad_input(const gp_tensor *dy, const gp_tensor *w,
+                                   const int64_t *strides, const int64_t *pads,
+                                   const int64_t *dilations, int64_t groups,
+                                   gp_tensor *dx);
+gp_status gp_cpu_conv2d_grad_weight(const gp_tensor *dy, const gp_tensor *x,
+                                    const int64_t *strides, const int64_t *pads,
+                                    const int64_t *dilations, int64_t groups,
+                                    gp_tensor *dw);
+gp_status gp_cpu_max_pool2d_grad(const gp_tensor *dy, const gp_tensor *x,
+                                 const int64_t *kernel, const int64_t *strides,
+                                 const int64_t *pads, const int64_t *dilations,
+                                 gp_tensor *dx);
+gp_status gp_cpu_avg_pool2d_grad(const gp_tensor *dy, const int64_t *kernel,
+                                 const int64_t *strides, const int64_t *pads,
+                                 bool count_include_pad, gp_tensor *dx);
+gp_status gp_cpu_batch_norm_train_grad(const gp_tensor *dy, const gp_tensor *x,
+                                       const gp_tensor *scale, float epsilon,
+                                       gp_tensor *dx, gp_tensor *dscale,
+                                       gp_tensor *dbias);
+gp_status gp_cpu_layer_norm_grad(const gp_tensor *dy, const gp_tensor *x,
+                                 const gp_tensor *scale, int64_t axis,
+                                 float epsilon, gp_tensor *dx,
+                                 gp_tensor *dscale, gp_tensor *dbias);
+/* dloss: the loss gradient ([] or per element for GP_LOSS_NONE). */
+gp_status gp_cpu_nll_loss_grad(const gp_tensor *dloss, const gp_tensor *labels,
+                               const gp_tensor *weights,
+                               gp_loss_reduction reduction,
+                               bool has_ignore_index, int64_t ignore_index,
+                               gp_tensor *dinput);
+gp_status gp_cpu_gather_grad(const gp_tensor *dy, const gp_tensor *indices,
+                             int64_t axis, gp_tensor *ddata);
+gp_status gp_cpu_slice_grad(const gp_tensor *dy, const int64_t *starts,
+                            const int64_t *steps, gp_tensor *dx);
+
 /*--- .npy files ------------------------------------------------------------*/
 /* Reads a little-endian C-order .npy (f32, f64, i64, i32, i16, i8, u8, bool).
  * On success *out describes the array and out->data is malloc'ed: release
