@@ -69,8 +69,8 @@ LogicalResult GemmOp::buildGradients(GradientBuilder &g, ArrayRef<Value> resultG
   operandGrads[1] = tb ? gemm(dy, getA(), true, ta) : gemm(getA(), dy, !ta, false);
   if (Value c = getC()) {
     Type t = typeOf(dy).getElementType();
-    operandGrads[2] =
-        g.unbroadcast(g.mul(dy, g.scalar(t, getBeta().convertToDouble())), c.getType());
+    double beta = getBeta().convertToDouble();
+    operandGrads[2] = g.unbroadcast(beta == 1.0 ? dy : g.mul(dy, g.scalar(t, beta)), c.getType());
   }
   return success(!g.failed());
 }

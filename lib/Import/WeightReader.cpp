@@ -176,3 +176,49 @@ bool WeightReader::read(StringRef file, StringRef name, RankedTensorType type,
   }
   return copyInline(t, n, dst, error);
 }
+
+bool mlir::gpipe::writeModelWithInitializers(StringRef source, StringRef dest,
+                                             const llvm::StringMap<StringRef> &values,
+                                             std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(source, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    error = "cannot open '" + source.str() + "': " + buffer.getError().message();
+    return false;
+  }
+  onnx::ModelProto model;
+  if (!import::loadModel((*buffer)->getBuffer(), source, model, error))
+    return false;
+  size_t replaced = 0;
+  for (auto &init : *model.mutable_graph()->mutable_initializer()) {
+    auto it = values.find(init.name());
+    if (it == values.end())
+      continue;
+    int64_t n = 1;
+    for (int64_t d : init.dims())
+      n *= d;
+    if ((int64_t)it->second.size() != n * import::dtypeBytes(init.data_type())) {
+      error = "the new value of '" + init.name() + "' has the wrong size";
+      return false;
+    }
+    init.clear_float_data();
+    init.clear_int32_data();
+    init.clear_int64_data();
+    init.clear_double_data();
+    init.clear_uint64_data();
+    init.clear_external_data();
+    init.set_data_location(TP::DEFAULT);
+    init.set_raw_data(it->second.data(), it->second.size());
+    ++replaced;
+  }
+  if (replaced != values.size()) {
+    error = "'" + source.str() + "' lacks some of the initializers to replace";
+    return false;
+  }
+  std::ofstream out(dest.str(), std::ios::binary);
+  if (!out || !model.SerializeToOstream(&out)) {
+    error = "cannot write '" + dest.str() + "'";
+    return false;
+  }
+  return true;
+}

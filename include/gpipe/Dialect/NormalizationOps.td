@@ -85,7 +85,9 @@ class GPipe_SoftmaxLikeOp<string mnemonic, string formula>
 def GPipe_SoftmaxOp : GPipe_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
 def GPipe_LogSoftmaxOp : GPipe_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
 
-def GPipe_DropoutOp : GPipe_InferOp<"dropout", [GPipe_Differentiable]> {
+// Not Pure: in training mode each execution draws a new mask.
+def GPipe_DropoutOp : GPipe_Op<"dropout", [InferTypeOpAdaptor, GPipe_Differentiable]> {
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let summary = "dropout (identity unless training)";
   let description = [{
     With `training`, zeroes each element with probability `ratio` and scales the

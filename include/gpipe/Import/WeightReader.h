@@ -30,6 +30,13 @@ private:
   llvm::StringMap<std::unique_ptr<Model>> models;
 };
 
+/// Writes a copy of the ONNX model `source` to `dest` in which each
+/// initializer named in `values` holds the given bytes (raw, little-endian,
+/// the initializer's own type and size) instead of its original data.
+bool writeModelWithInitializers(llvm::StringRef source, llvm::StringRef dest,
+                                const llvm::StringMap<llvm::StringRef> &values,
+                                std::string &error);
+
 /// A tensor decoded from a serialized ONNX TensorProto (a test case's
 /// `input_0.pb`): its name, type and little-endian bytes (bool: one byte).
 struct DecodedTensor {

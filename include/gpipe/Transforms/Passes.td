@@ -22,4 +22,56 @@ def Summarize : Pass<"gpipe-summarize", "mlir::ModuleOp"> {
   ];
 }
 
+def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
+  let summary = "Build the training step: forward, loss, backward, optimizer update";
+  let description = [{
+    Adds `@<step-function>` (default `@train_step`) beside the model function:
+    the forward pass, the loss against a new `labels` argument, the gradients
+    of every trainable parameter (reverse-mode, through each op's gradient
+    rule), optional global-norm clipping, and the optimizer's update, stored
+    with `gpipe.set_param`. Optimizer state (momentum buffers, Adam moments,
+    the step count) becomes `zero_init` parameters. Batch norms in training
+    mode also store their updated running statistics. The step returns the
+    loss followed by the model's outputs.
+
+    Trainable parameters are the float parameters the loss depends on, less
+    those `frozen` names; they are marked `trainable`. With `eval-function`
+    set, an inference-mode copy of the model function is added too (batch
+    norm on running statistics, dropout off).
+
+    Losses: `cross-entropy` (softmax over dimension 1 against i64 class
+    labels), `nll` (the model outputs log-probabilities), `mse`, `l1`,
+    `bce-with-logits` (labels of the output's type), and `output` (the model's
+    first output already is the scalar loss; no labels). All reduce with the
+    mean. Optimizers follow PyTorch's: `sgd` and `momentum` add
+    `weight-decay * p` to the gradient, `adam` too, `adamw` decays the
+    parameter directly.
+
+    Example: `gpipe-opt --gpipe-build-training="loss=cross-entropy optimizer=adamw lr=1e-3" model.mlir`
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"main\"",
+           "The model function">,
+    Option<"stepFunction", "step-function", "std::string", /*default=*/"\"train_step\"",
+           "Name of the training-step function to create">,
+    Option<"evalFunction", "eval-function", "std::string", /*default=*/"\"\"",
+           "Also create an inference-mode copy of the model under this name">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"cross-entropy\"",
+           "cross-entropy | nll | mse | l1 | bce-with-logits | output">,
+    Option<"labelName", "label", "std::string", /*default=*/"\"labels\"",
+           "Name of the labels argument">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
+           "sgd | momentum | adam | adamw">,
+    Option<"lr", "lr", "double", /*default=*/"0.01", "Learning rate">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.9", "Momentum (momentum optimizer)">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "Adam's first-moment decay">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999", "Adam's second-moment decay">,
+    Option<"eps", "eps", "double", /*default=*/"1e-8", "Adam's epsilon">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0", "Weight decay">,
+    Option<"gradClip", "grad-clip", "double", /*default=*/"0.0",
+           "Clip the gradients' global L2 norm to this value (0: off)">,
+    ListOption<"frozen", "frozen", "std::string", "Parameters not to train">,
+  ];
+}
+
 #endif // GPIPE_TRANSFORMS_PASSES_TD

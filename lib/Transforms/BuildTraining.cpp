@@ -1,0 +1,312 @@
+//===- BuildTraining.cpp - the gpipe-build-training pass ------------------===//
+
+#include "gpipe/Dialect/GPipeOps.h"
+#include "gpipe/Dialect/GradientBuilder.h"
+#include "gpipe/Transforms/Autodiff.h"
+#include "gpipe/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace mlir::gpipe {
+#define GEN_PASS_DEF_BUILDTRAINING
+#include "gpipe/Transforms/Passes.h.inc"
+} // namespace mlir::gpipe
+
+using namespace mlir;
+using namespace mlir::gpipe;
+
+namespace {
+RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+struct BuildTrainingPass : public gpipe::impl::BuildTrainingBase<BuildTrainingPass> {
+  using BuildTrainingBase::BuildTrainingBase;
+
+  void runOnOperation() override {
+    if (failed(run()))
+      signalPassFailure();
+  }
+
+private:
+  LogicalResult run();
+  LogicalResult checkOptions(Location loc);
+  FailureOr<Value> buildLoss(GradientBuilder &g, func::FuncOp step, Value out);
+  /// A zero-initialized state parameter `<param>.<suffix>` of `type`.
+  FailureOr<Value> state(GradientBuilder &g, StringRef param, StringRef suffix, Type type);
+  Value optimizerUpdate(GradientBuilder &g, StringRef name, Value p, Value grad, Value stepCount);
+  void buildEvalFunction(func::FuncOp forward);
+
+  ModuleOp module;
+};
+
+LogicalResult BuildTrainingPass::checkOptions(Location loc) {
+  static const llvm::StringSet<> losses = {"cross-entropy", "nll", "mse", "l1",
+                                           "bce-with-logits", "output"};
+  static const llvm::StringSet<> optimizers = {"sgd", "momentum", "adam", "adamw"};
+  if (!losses.contains(loss))
+    return emitError(loc) << "gpipe-build-training: unknown loss '" << loss
+                          << "' (cross-entropy, nll, mse, l1, bce-with-logits, output)";
+  if (!optimizers.contains(optimizer))
+    return emitError(loc) << "gpipe-build-training: unknown optimizer '" << optimizer
+                          << "' (sgd, momentum, adam, adamw)";
+  if (!(lr > 0))
+    return emitError(loc) << "gpipe-build-training: lr must be positive";
+  if (momentum < 0 || beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1 || eps <= 0 ||
+      weightDecay < 0 || gradClip < 0)
+    return emitError(loc) << "gpipe-build-training: momentum, beta1, beta2 must be in [0, 1), "
+                             "eps positive, weight-decay and grad-clip non-negative";
+  return success();
+}
+
+FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp step, Value out) {
+  auto outType = typeOf(out);
+  Location loc = g.getLoc();
+  if (loss == "output") {
+    if (outType.getRank() != 0 || !isa<FloatType>(outType.getElementType()))
+      return emitError(loc) << "gpipe-build-training: loss=output needs the model's first "
+                               "output to be a float scalar, got "
+                            << outType;
+    return out;
+  }
+  Type labelType = outType;
+  bool classLoss = loss == "cross-entropy" || loss == "nll";
+  if (classLoss) {
+    if (outType.getRank() < 2)
+      return emitError(loc) << "gpipe-build-training: loss=" << loss
+                            << " needs scores of rank >= 2 ([N, C, ...]), got " << outType;
+    SmallVector<int64_t> shape{outType.getDimSize(0)};
+    llvm::append_range(shape, outType.getShape().drop_front(2));
+    labelType = RankedTensorType::get(shape, IntegerType::get(&getContext(), 64));
+  }
+  Block &body = step.getBody().front();
+  Value label = body.addArgument(labelType, loc);
+  step.setType(FunctionType::get(&getContext(), body.getArgumentTypes(),
+                                 step.getFunctionType().getResults()));
+  step.setArgAttr(cast<BlockArgument>(label).getArgNumber(), "gpipe.name",
+                  StringAttr::get(&getContext(), labelName));
+  auto mean = g.named("reduction", LossReductionAttr::get(&getContext(), LossReduction::Mean));
+  if (loss == "cross-entropy")
+    return g.make<SoftmaxCrossEntropyOp>({out, label}, {mean});
+  if (loss == "nll")
+    return g.make<NllLossOp>({out, label}, {mean});
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < outType.getRank(); ++d)
+    all.push_back(d);
+  auto meanAll = [&](Value v) {
+    return g.make<ReduceMeanOp>(v, {g.named("axes", g.i64Array(all)),
+                                    g.named("keep_dims", g.builder().getBoolAttr(false))});
+  };
+  Type t = outType.getElementType();
+  Value diff = g.sub(out, label);
+  if (loss == "mse")
+    return meanAll(g.mul(diff, diff));
+  if (loss == "l1")
+    return meanAll(g.same<AbsOp>(diff));
+  // bce-with-logits, stable: max(x, 0) - x t + log(1 + exp(-|x|)).
+  Value relu = g.same<ReluOp>(out);
+  Value softplus = g.same<LogOp>(
+      g.add(g.scalar(t, 1), g.same<ExpOp>(g.neg(g.same<AbsOp>(out)))));
+  return meanAll(g.add(g.sub(relu, g.mul(out, label)), softplus));
+}
+
+FailureOr<Value> BuildTrainingPass::state(GradientBuilder &g, StringRef param,
+                                          StringRef suffix, Type type) {
+  std::string name = (param + "." + suffix).str();
+  if (module.lookupSymbol(name))
+    return emitError(g.getLoc()) << "gpipe-build-training: the module already has a symbol @"
+                                 << name << " for optimizer state";
+  OpBuilder mb(&getContext());
+  mb.setInsertionPointToStart(module.getBody());
+  ParamOp::create(mb, g.getLoc(), name, cast<RankedTensorType>(type), StringAttr(),
+                  StringAttr(), /*zero_init=*/true, /*trainable=*/false);
+  return GetParamOp::create(g.builder(), g.getLoc(), type,
+                            FlatSymbolRefAttr::get(&getContext(), name))
+      .getResult();
+}
+
+Value BuildTrainingPass::optimizerUpdate(GradientBuilder &g, StringRef name, Value p,
+                                         Value grad, Value stepCount) {
+  Type t = typeOf(p).getElementType();
+  auto c = [&](double v) { return g.scalar(t, v); };
+  auto store = [&](StringRef stateName, Value v) {
+    SetParamOp::create(g.builder(), g.getLoc(),
+                       FlatSymbolRefAttr::get(&getContext(), stateName), v);
+  };
+  if (optimizer == "adamw" && weightDecay > 0)
+    p = g.mul(p, c(1 - lr * weightDecay));
+  else if (weightDecay > 0)
+    grad = g.add(grad, g.mul(p, c(weightDecay)));
+  if (optimizer == "sgd")
+    return g.sub(p, g.mul(grad, c(lr)));
+  if (optimizer == "momentum") {
+    auto buf = state(g, name, "momentum", p.getType());
+    if (failed(buf))
+      return Value();
+    Value next = g.add(g.mul(*buf, c(momentum)), grad);
+    store((name + ".momentum").str(), next);
+    return g.sub(p, g.mul(next, c(lr)));
+  }
+  auto m = state(g, name, "adam_m", p.getType());
+  auto v = state(g, name, "adam_v", p.getType());
+  if (failed(m) || failed(v))
+    return Value();
+  Value m1 = g.add(g.mul(*m, c(beta1)), g.mul(grad, c(1 - beta1)));
+  Value v1 = g.add(g.mul(*v, c(beta2)), g.mul(g.mul(grad, grad), c(1 - beta2)));
+  store((name + ".adam_m").str(), m1);
+  store((name + ".adam_v").str(), v1);
+  Value bc1 = g.sub(c(1), g.make<PowOp>({c(beta1), stepCount}));
+  Value bc2 = g.sub(c(1), g.make<PowOp>({c(beta2), stepCount}));
+  Value denom = g.add(g.same<SqrtOp>(g.div(v1, bc2)), c(eps));
+  return g.sub(p, g.mul(g.div(g.div(m1, bc1), denom), c(lr)));
+}
+
+void BuildTrainingPass::buildEvalFunction(func::FuncOp forward) {
+  auto eval = cast<func::FuncOp>(forward->clone());
+  eval.setSymName(evalFunction);
+  module.getBody()->getOperations().insertAfter(Block::iterator(forward), eval);
+  eval.walk([&](Operation *op) {
+    OpBuilder b(op);
+    if (auto bn = dyn_cast<BatchNormTrainOp>(op)) {
+      auto inference = BatchNormOp::create(b, bn.getLoc(), bn.getOutput().getType(),
+                                           bn.getInput(), bn.getScale(), bn.getBias(),
+                                           bn.getRunningMean(), bn.getRunningVar(),
+                                           bn.getEpsilonAttr());
+      bn.getOutput().replaceAllUsesWith(inference.getResult());
+      bn.getNewRunningMean().replaceAllUsesWith(bn.getRunningMean());
+      bn.getNewRunningVar().replaceAllUsesWith(bn.getRunningVar());
+      bn.erase();
+    } else if (auto dropout = dyn_cast<DropoutOp>(op)) {
+      dropout.setTraining(false);
+    }
+  });
+}
+
+LogicalResult BuildTrainingPass::run() {
+  module = getOperation();
+  auto forward = module.lookupSymbol<func::FuncOp>(function);
+  if (!forward)
+    return module.emitError("gpipe-build-training: the module has no function @") << function;
+  if (failed(checkOptions(forward.getLoc())))
+    return failure();
+  for (StringRef name : {StringRef(stepFunction), StringRef(evalFunction)})
+    if (!name.empty() && module.lookupSymbol(name))
+      return module.emitError("gpipe-build-training: the module already has a symbol @")
+             << name;
+  for (const std::string &name : frozen) {
+    auto param = module.lookupSymbol<ParamOp>(name);
+    if (!param)
+      return module.emitError("gpipe-build-training: frozen parameter '")
+             << name << "' is not a parameter of the model";
+  }
+
+  auto step = cast<func::FuncOp>(forward->clone());
+  step.setSymName(stepFunction);
+  module.getBody()->getOperations().insertAfter(Block::iterator(forward), step);
+  Block &body = step.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  if (ret.getNumOperands() == 0)
+    return forward.emitError("gpipe-build-training: the model function returns nothing");
+  OpBuilder builder(ret);
+  GradientBuilder g(builder, ret.getLoc());
+  auto lossValue = buildLoss(g, step, ret.getOperand(0));
+  if (failed(lossValue) || g.failed())
+    return failure();
+
+  // The parameters the step may train, by symbol.
+  llvm::StringSet<> frozenNames;
+  for (const std::string &name : frozen)
+    frozenNames.insert(name);
+  llvm::MapVector<StringRef, SmallVector<Value>> reads;
+  for (auto get : body.getOps<GetParamOp>())
+    if (isa<FloatType>(typeOf(get.getResult()).getElementType()) &&
+        !frozenNames.contains(get.getName()))
+      reads[get.getName()].push_back(get.getResult());
+  SmallVector<Value> wrt;
+  for (auto &entry : reads)
+    llvm::append_range(wrt, entry.second);
+  auto grads = buildGradients(builder, *lossValue, wrt);
+  if (failed(grads))
+    return failure();
+
+  // One gradient per parameter, summing over its reads.
+  SmallVector<std::pair<StringRef, Value>> trained;
+  size_t k = 0;
+  for (auto &entry : reads) {
+    Value sum;
+    for (size_t i = 0; i < entry.second.size(); ++i, ++k)
+      if (Value gr = (*grads)[k])
+        sum = sum ? g.add(sum, gr) : gr;
+    if (sum)
+      trained.push_back({entry.first, sum});
+  }
+  if (trained.empty())
+    return forward.emitError("gpipe-build-training: the loss depends on no trainable parameter");
+
+  if (gradClip > 0) {
+    // PyTorch's clip_grad_norm_: scale by min(1, clip / (norm + 1e-6)).
+    Type t = typeOf(trained.front().second).getElementType();
+    Value total;
+    for (auto &[name, grad] : trained) {
+      SmallVector<int64_t> all;
+      for (int64_t d = 0; d < typeOf(grad).getRank(); ++d)
+        all.push_back(d);
+      Value sq = g.mul(grad, grad);
+      Value s = all.empty() ? sq : g.reduceSum(sq, all, /*keepDims=*/false);
+      total = total ? g.add(total, s) : s;
+    }
+    Value norm = g.same<SqrtOp>(total);
+    Value coef = g.make<MinOp>(
+        {g.div(g.scalar(t, gradClip), g.add(norm, g.scalar(t, 1e-6))), g.scalar(t, 1)});
+    for (auto &entry : trained)
+      entry.second = g.mul(entry.second, coef);
+  }
+
+  Value stepCount;
+  if (optimizer == "adam" || optimizer == "adamw") {
+    Type t = typeOf(trained.front().second).getElementType();
+    auto count = state(g, "__gpipe", "step", RankedTensorType::get({}, t));
+    if (failed(count))
+      return failure();
+    stepCount = g.add(*count, g.scalar(t, 1));
+    SetParamOp::create(builder, ret.getLoc(), FlatSymbolRefAttr::get(&getContext(), "__gpipe.step"),
+                       stepCount);
+  }
+  for (auto &[name, grad] : trained) {
+    auto param = module.lookupSymbol<ParamOp>(name);
+    param.setTrainable(true);
+    Value current = reads[name].front();
+    g.setLoc(param.getLoc());
+    Value next = optimizerUpdate(g, name, current, grad, stepCount);
+    if (!next || g.failed())
+      return failure();
+    SetParamOp::create(builder, param.getLoc(), FlatSymbolRefAttr::get(&getContext(), name),
+                       next);
+  }
+  // Training-mode batch norms keep their running statistics.
+  for (auto bn : llvm::make_early_inc_range(body.getOps<BatchNormTrainOp>()))
+    for (auto [stat, next] : {std::pair{bn.getRunningMean(), bn.getNewRunningMean()},
+                              std::pair{bn.getRunningVar(), bn.getNewRunningVar()}})
+      if (auto get = stat.getDefiningOp<GetParamOp>())
+        SetParamOp::create(builder, bn.getLoc(), get.getNameAttr(), next);
+
+  SmallVector<Value> results{*lossValue};
+  llvm::append_range(results, ret.getOperands());
+  SmallVector<Attribute> resultNames{
+      DictionaryAttr::get(&getContext(), {builder.getNamedAttr(
+                                             "gpipe.name", builder.getStringAttr("loss"))})};
+  if (ArrayAttr old = step.getAllResultAttrs())
+    llvm::append_range(resultNames, old.getValue());
+  else
+    resultNames.append(ret.getNumOperands(), DictionaryAttr::get(&getContext()));
+  func::ReturnOp::create(builder, ret.getLoc(), results);
+  ret.erase();
+  step.setType(FunctionType::get(&getContext(), body.getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
+  step.setAllResultAttrs(resultNames);
+  eraseDeadOps(body);
+  if (!evalFunction.empty())
+    buildEvalFunction(forward);
+  return success();
+}
+} // namespace
