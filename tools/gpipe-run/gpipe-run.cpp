@@ -13,6 +13,11 @@
 #include "gpipe/Import/ONNXImporter.h"
 #include "gpipe/Import/WeightReader.h"
 #include "gpipe/Support/ToolSupport.h"
+#include "gpipe/Transforms/Passes.h"
+#include "Training.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -69,6 +74,49 @@ static cl::opt<unsigned> repeat("repeat",
 static cl::opt<bool> profileOps("profile",
                                 cl::desc("With --repeat: print the time spent per op kind"),
                                 cl::cat(category));
+static cl::OptionCategory trainCategory("gpipe-run training options");
+static cl::opt<unsigned> trainSteps("train-steps",
+                                    cl::desc("Train for N steps over mini-batches of the "
+                                             "--input arrays and --labels (rows on dimension 0)"),
+                                    cl::init(0), cl::cat(trainCategory));
+static cl::opt<std::string> labels("labels", cl::desc("Training labels (.npy)"),
+                                   cl::value_desc("file.npy"), cl::cat(trainCategory));
+static cl::opt<std::string> lossKind("loss",
+                                     cl::desc("cross-entropy | nll | mse | l1 | "
+                                              "bce-with-logits | output"),
+                                     cl::init("cross-entropy"), cl::cat(trainCategory));
+static cl::opt<std::string> optimizerKind("optimizer", cl::desc("sgd | momentum | adam | adamw"),
+                                          cl::init("sgd"), cl::cat(trainCategory));
+static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01), cl::cat(trainCategory));
+static cl::opt<double> momentum("momentum", cl::desc("Momentum"), cl::init(0.9),
+                                cl::cat(trainCategory));
+static cl::opt<double> beta1("beta1", cl::desc("Adam beta1"), cl::init(0.9),
+                             cl::cat(trainCategory));
+static cl::opt<double> beta2("beta2", cl::desc("Adam beta2"), cl::init(0.999),
+                             cl::cat(trainCategory));
+static cl::opt<double> adamEps("eps", cl::desc("Adam epsilon"), cl::init(1e-8),
+                               cl::cat(trainCategory));
+static cl::opt<double> weightDecay("weight-decay", cl::desc("Weight decay"), cl::init(0.0),
+                                   cl::cat(trainCategory));
+static cl::opt<double> gradClip("grad-clip", cl::desc("Clip the gradients' global norm (0: off)"),
+                                cl::init(0.0), cl::cat(trainCategory));
+static cl::list<std::string> frozen("frozen", cl::desc("A parameter not to train"),
+                                    cl::cat(trainCategory));
+static cl::list<std::string> evalInputs("eval-input",
+                                        cl::desc("After training: evaluation data (.npy)"),
+                                        cl::value_desc("name=file.npy"), cl::cat(trainCategory));
+static cl::opt<std::string> evalLabels("eval-labels",
+                                       cl::desc("After training: class labels; prints accuracy"),
+                                       cl::value_desc("file.npy"), cl::cat(trainCategory));
+static cl::opt<unsigned> shuffleSeed("shuffle",
+                                     cl::desc("Shuffle the training rows each epoch with this seed"),
+                                     cl::cat(trainCategory));
+static cl::opt<unsigned> logEvery("log-every", cl::desc("Print the loss every N steps"),
+                                  cl::init(1), cl::cat(trainCategory));
+static cl::opt<std::string> saveFile("save",
+                                     cl::desc("After training: write the ONNX model with the "
+                                              "trained initializers"),
+                                     cl::value_desc("file.onnx"), cl::cat(trainCategory));
 static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
                             cl::cat(category));
 
@@ -155,7 +203,7 @@ std::string fileNameFor(StringRef name) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &trainCategory});
   cl::ParseCommandLineOptions(argc, argv, "gpipe reference executor (CPU)\n");
   auto fail = [](const llvm::Twine &msg) {
     llvm::errs() << "gpipe-run: error: " << msg << "\n";
@@ -165,6 +213,7 @@ int main(int argc, char **argv) {
     return fail("--num-threads must be >= 0");
   gp_cpu_set_num_threads(threads);
 
+  gpipe::registerGPipePasses();
   MLIRContext context;
   context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
   gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-run");
@@ -190,19 +239,61 @@ int main(int argc, char **argv) {
   if (!module || diagnostics.errors())
     return 1;
 
+  // Bind inputs by name.
+  llvm::StringMap<std::string> files, evalFiles;
+  for (auto [list, map] : {std::pair{&inputs, &files}, std::pair{&evalInputs, &evalFiles}})
+    for (const std::string &spec : *list) {
+      auto [name, path] = StringRef(spec).split('=');
+      if (name.empty() || path.empty())
+        return fail("--input and --eval-input expect NAME=FILE.npy, got '" + spec + "'");
+      if (!map->try_emplace(name, path.str()).second)
+        return fail("input '" + name + "' is given twice");
+    }
+
+  gpipe::WeightReader weights;
+  gpipe::ParamStore params([&](gpipe::ParamOp param, gpipe::HostTensor &dst,
+                               std::string &error) {
+    return weights.read(*param.getFile(), *param.getInitializer(),
+                        cast<RankedTensorType>(param.getType()), dst.data(), error);
+  });
+
+  if (trainSteps > 0) {
+    gpiperun::TrainingOptions options;
+    if (!module->lookupSymbol(options.stepFunction)) {
+      std::string spec;
+      llvm::raw_string_ostream os(spec);
+      os << "gpipe-build-training{function=" << functionName
+         << " eval-function=" << options.evalFunction << " loss=" << lossKind
+         << " optimizer=" << optimizerKind << " lr=" << lr << " momentum=" << momentum
+         << " beta1=" << beta1 << " beta2=" << beta2 << " eps=" << adamEps
+         << " weight-decay=" << weightDecay << " grad-clip=" << gradClip;
+      if (!frozen.empty()) {
+        os << " frozen=";
+        for (auto [i, name] : llvm::enumerate(frozen))
+          os << (i ? "," : "") << name;
+      }
+      os << "}";
+      PassManager pm(&context);
+      if (failed(parsePassPipeline(os.str(), pm)) || failed(pm.run(*module)))
+        return 1;
+    }
+    options.inputs = files;
+    options.evalInputs = evalFiles;
+    options.labelsFile = labels;
+    options.evalLabelsFile = evalLabels;
+    options.steps = trainSteps;
+    options.logEvery = std::max(1u, logEvery.getValue());
+    if (shuffleSeed.getNumOccurrences())
+      options.shuffleSeed = shuffleSeed;
+    options.saveFile = saveFile;
+    return gpiperun::runTraining(*module, options, params);
+  }
+  if (!labels.empty() || !evalInputs.empty() || !saveFile.empty())
+    return fail("--labels, --eval-input and --save need --train-steps");
+
   auto func = module->lookupSymbol<func::FuncOp>(functionName);
   if (!func)
     return fail("the module has no function @" + functionName);
-
-  // Bind inputs by name.
-  llvm::StringMap<std::string> files;
-  for (const std::string &spec : inputs) {
-    auto [name, path] = StringRef(spec).split('=');
-    if (name.empty() || path.empty())
-      return fail("--input expects NAME=FILE.npy, got '" + spec + "'");
-    if (!files.try_emplace(name, path.str()).second)
-      return fail("input '" + name + "' is given twice");
-  }
   FunctionType type = func.getFunctionType();
   llvm::StringSet<> known;
   std::vector<gpipe::HostTensor> args;
@@ -227,12 +318,6 @@ int main(int argc, char **argv) {
     if (!known.contains(entry.getKey()))
       return fail("the model has no input '" + entry.getKey().str() + "'");
 
-  gpipe::WeightReader weights;
-  gpipe::ParamStore params([&](gpipe::ParamOp param, gpipe::HostTensor &dst,
-                               std::string &error) {
-    return weights.read(*param.getFile(), *param.getInitializer(),
-                        cast<RankedTensorType>(param.getType()), dst.data(), error);
-  });
   auto results = gpipe::interpret(func, args, params);
   if (failed(results))
     return 1;

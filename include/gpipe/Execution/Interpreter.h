@@ -62,6 +62,7 @@ public:
   void set(StringRef name, HostTensor value) { values[name] = std::move(value); }
   /// The value of `name` if it has been loaded or set.
   const HostTensor *lookup(StringRef name) const;
+  const llvm::StringMap<HostTensor> &all() const { return values; }
 
 private:
   ParamLoader loader;

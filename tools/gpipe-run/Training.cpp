@@ -1,0 +1,207 @@
+//===- Training.cpp - gpipe-run's training loop ---------------------------===//
+
+#include "Training.h"
+
+#include "gpipe/Import/WeightReader.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::gpipe;
+
+namespace gpiperun {
+namespace {
+int fail(const llvm::Twine &msg) {
+  llvm::errs() << "gpipe-run: error: " << msg << "\n";
+  return 1;
+}
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  t.print(os);
+  return s;
+}
+
+/// A whole data set: one array per function argument, rows on dimension 0.
+struct DataSet {
+  std::vector<HostTensor> arrays;
+  std::vector<RankedTensorType> batchTypes;
+  int64_t rows = 0;
+};
+
+/// Binds every argument of `func` to an array of `files` (by `gpipe.name`)
+/// whose rows have the argument's shape past dimension 0.
+std::optional<std::string> loadDataSet(func::FuncOp func,
+                                       const llvm::StringMap<std::string> &files,
+                                       DataSet &data) {
+  FunctionType type = func.getFunctionType();
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, "gpipe.name");
+    auto argType = cast<RankedTensorType>(type.getInput(i));
+    std::string argName = name ? name.str() : "arg" + std::to_string(i);
+    auto it = files.find(argName);
+    if (it == files.end())
+      return "missing data for '" + argName + "' (" + typeString(argType) + ", rows on dimension 0)";
+    gp_tensor t;
+    if (gp_npy_read(it->second.c_str(), &t) != GP_OK)
+      return std::string(gp_last_error());
+    HostTensor array = HostTensor::adopt(t);
+    bool ok = argType.getRank() >= 1 && t.rank == argType.getRank() &&
+              dtypeFor(argType.getElementType()) == t.dtype;
+    for (int32_t d = 1; ok && d < t.rank; ++d)
+      ok = t.dims[d] == argType.getDimSize(d);
+    if (!ok || t.dims[0] < argType.getDimSize(0))
+      return "'" + argName + "' needs rows shaped like " + typeString(argType) +
+             " (at least one batch of " + std::to_string(argType.getDimSize(0)) + "), got " +
+             describeTensor(t) + " from " + it->second;
+    if (data.rows && data.rows != t.dims[0])
+      return "'" + argName + "' has " + std::to_string(t.dims[0]) + " rows, the other data " +
+             std::to_string(data.rows);
+    data.rows = t.dims[0];
+    data.arrays.push_back(std::move(array));
+    data.batchTypes.push_back(argType);
+  }
+  return std::nullopt;
+}
+
+/// The rows `order[first..first+B)` of every array (repeating row order[0]
+/// past the end), as one batch.
+std::vector<HostTensor> gatherBatch(const DataSet &data, const std::vector<int64_t> &order,
+                                    int64_t first) {
+  std::vector<HostTensor> batch;
+  for (auto [array, type] : llvm::zip(data.arrays, data.batchTypes)) {
+    HostTensor t = *HostTensor::allocate(type);
+    size_t rowBytes = t.bytes() / type.getDimSize(0);
+    for (int64_t r = 0; r < type.getDimSize(0); ++r) {
+      int64_t pos = first + r < (int64_t)order.size() ? order[first + r] : order[0];
+      std::memcpy(static_cast<char *>(t.data()) + r * rowBytes,
+                  static_cast<const char *>(array.view()->data) + pos * rowBytes, rowBytes);
+    }
+    batch.push_back(std::move(t));
+  }
+  return batch;
+}
+
+int evaluate(func::FuncOp eval, const TrainingOptions &options, ParamStore &params) {
+  DataSet data;
+  llvm::StringMap<std::string> files = options.evalInputs;
+  if (auto error = loadDataSet(eval, files, data))
+    return fail("eval: " + *error);
+  gp_tensor labels;
+  if (gp_npy_read(options.evalLabelsFile.c_str(), &labels) != GP_OK)
+    return fail(gp_last_error());
+  HostTensor ownedLabels = HostTensor::adopt(labels);
+  if ((labels.dtype != GP_I64 && labels.dtype != GP_I32) || labels.rank != 1 ||
+      labels.dims[0] != data.rows)
+    return fail("eval labels must be " + std::to_string(data.rows) +
+                " integer class indices, got " + describeTensor(labels));
+  int64_t batch = data.batchTypes.front().getDimSize(0), correct = 0;
+  std::vector<int64_t> order(data.rows);
+  std::iota(order.begin(), order.end(), 0);
+  for (int64_t first = 0; first < data.rows; first += batch) {
+    auto results = interpret(eval, gatherBatch(data, order, first), params);
+    if (failed(results))
+      return 1;
+    const gp_tensor &scores = *results->front().view();
+    if (scores.rank != 2 || scores.dtype != GP_F32 || scores.dims[0] != batch)
+      return fail("eval: accuracy needs [batch, classes] f32 scores, got " +
+                  describeTensor(scores));
+    const float *s = static_cast<const float *>(scores.data);
+    for (int64_t r = 0; r < batch && first + r < data.rows; ++r) {
+      int64_t best = std::max_element(s + r * scores.dims[1], s + (r + 1) * scores.dims[1]) -
+                     (s + r * scores.dims[1]);
+      int64_t want = labels.dtype == GP_I64 ? static_cast<const int64_t *>(labels.data)[first + r]
+                                            : static_cast<const int32_t *>(labels.data)[first + r];
+      correct += best == want;
+    }
+  }
+  llvm::outs() << llvm::formatv("eval: accuracy {0:f2}% ({1}/{2})\n",
+                                100.0 * correct / data.rows, correct, data.rows);
+  return 0;
+}
+
+int save(ModuleOp module, ParamStore &params, StringRef dest) {
+  auto source = module->getAttrOfType<StringAttr>("gpipe.source");
+  if (!source)
+    return fail("--save needs a module imported from ONNX (no gpipe.source attribute)");
+  llvm::StringMap<StringRef> values;
+  for (auto param : module.getOps<ParamOp>()) {
+    const HostTensor *value = params.lookup(param.getSymName());
+    if (!value || !param.getInitializer())
+      continue;
+    if (param.getFile() != source.getValue())
+      return fail("--save: parameter '" + param.getSymName().str() + "' comes from another file");
+    values[*param.getInitializer()] =
+        StringRef(static_cast<const char *>(value->view()->data), value->bytes());
+  }
+  std::string error;
+  if (!writeModelWithInitializers(source.getValue(), dest, values, error))
+    return fail(error);
+  llvm::outs() << "saved " << values.size() << " trained initializers to " << dest << "\n";
+  return 0;
+}
+} // namespace
+
+int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &params) {
+  auto step = module.lookupSymbol<func::FuncOp>(options.stepFunction);
+  if (!step)
+    return fail("the module has no training step @" + options.stepFunction);
+  llvm::StringMap<std::string> files = options.inputs;
+  if (options.labelsFile.empty())
+    return fail("training needs --labels FILE.npy");
+  files[options.labelName] = options.labelsFile;
+  DataSet data;
+  if (auto error = loadDataSet(step, files, data))
+    return fail(*error);
+  int64_t batch = data.batchTypes.front().getDimSize(0);
+  std::vector<int64_t> order(data.rows);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(options.shuffleSeed.value_or(0));
+  auto shuffle = [&] {
+    if (options.shuffleSeed)
+      std::shuffle(order.begin(), order.end(), rng);
+  };
+  shuffle();
+  // Whole batches only; a new epoch starts (reshuffled) when one does not fit.
+  int64_t cursor = 0;
+  for (unsigned s = 1; s <= options.steps; ++s) {
+    if (cursor + batch > data.rows) {
+      cursor = 0;
+      shuffle();
+    }
+    auto results = interpret(step, gatherBatch(data, order, cursor), params);
+    cursor += batch;
+    if (failed(results))
+      return 1;
+    const gp_tensor &loss = *results->front().view();
+    double value = loss.dtype == GP_F32 ? *static_cast<const float *>(loss.data)
+                                        : *static_cast<const double *>(loss.data);
+    if (!std::isfinite(value))
+      return fail(llvm::formatv("the loss is {0} at step {1}; lower the learning rate", value, s)
+                      .str());
+    if (s % options.logEvery == 0 || s == options.steps)
+      llvm::outs() << llvm::formatv("step {0}/{1}: loss {2:f6}\n", s, options.steps, value);
+  }
+  if (!options.evalLabelsFile.empty() || !options.evalInputs.empty()) {
+    auto eval = module.lookupSymbol<func::FuncOp>(options.evalFunction);
+    if (!eval)
+      return fail("the module has no evaluation function @" + options.evalFunction);
+    if (options.evalLabelsFile.empty())
+      return fail("evaluation needs --eval-labels FILE.npy");
+    if (int rc = evaluate(eval, options, params))
+      return rc;
+  }
+  if (!options.saveFile.empty())
+    return save(module, params, options.saveFile);
+  return 0;
+}
+
+} // namespace gpiperun

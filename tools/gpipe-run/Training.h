@@ -1,0 +1,37 @@
+//===- Training.h - gpipe-run's training loop -------------------*- C++ -*-===//
+
+#ifndef GPIPE_TOOLS_GPIPE_RUN_TRAINING_H
+#define GPIPE_TOOLS_GPIPE_RUN_TRAINING_H
+
+#include "gpipe/Execution/Interpreter.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <optional>
+#include <string>
+
+namespace gpiperun {
+
+struct TrainingOptions {
+  std::string stepFunction = "train_step";
+  std::string evalFunction = "eval";
+  std::string labelName = "labels";
+  /// Input name -> .npy file holding the whole data set (rows on dimension 0).
+  llvm::StringMap<std::string> inputs, evalInputs;
+  std::string labelsFile, evalLabelsFile;
+  unsigned steps = 0;
+  unsigned logEvery = 1;
+  std::optional<unsigned> shuffleSeed;
+  std::string saveFile;
+};
+
+/// Runs `options.steps` training steps over mini-batches of the data set,
+/// printing the loss, then evaluates and saves as asked. Returns the exit
+/// code; errors are printed as one line.
+int runTraining(mlir::ModuleOp module, const TrainingOptions &options,
+                mlir::gpipe::ParamStore &params);
+
+} // namespace gpiperun
+
+#endif // GPIPE_TOOLS_GPIPE_RUN_TRAINING_H
