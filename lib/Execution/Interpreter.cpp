@@ -280,7 +280,7 @@ LogicalResult Interpreter::execute(Operation *op) {
                              in(o.getInput()), in(o.getScale()), in(o.getBias()),
                              in(o.getRunningMean()), in(o.getRunningVar()),
                              o.getEpsilon().convertToFloat(), o.getMomentum().convertToFloat(),
-                             *y, *m, *v));
+                             o.getUnbiasedVarUpdate(), *y, *m, *v));
       })
       .Case([&](LayerNormOp o) -> LogicalResult {
         auto r = result0();

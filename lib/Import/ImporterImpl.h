@@ -32,11 +32,13 @@ class Importer;
 class NodeContext {
 public:
   NodeContext(Importer &importer, const onnx::NodeProto &node, Location loc,
-              int64_t opset);
+              int64_t opset, llvm::StringRef producer);
 
   const onnx::NodeProto &node;
   Location loc;
   int64_t opset;
+  /// The model's producer_name ("pytorch", ...).
+  llvm::StringRef producer;
   OpBuilder &builder();
   MLIRContext *context();
 
@@ -166,6 +168,7 @@ private:
   std::string path;
   ModuleOp module;
   int64_t opset = 0;
+  std::string producer;
   HandlerTable handlers;
   llvm::StringMap<Value> values;
   llvm::StringMap<ConstTensor> constants;

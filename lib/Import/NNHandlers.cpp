@@ -177,9 +177,12 @@ LogicalResult convertBatchNorm(NodeContext &ctx) {
   }
   if (ctx.opset < 14 && failed(rejectUsedOutputs(ctx, 3, "saved statistics")))
     return failure();
-  auto op = ctx.create(BatchNormTrainOp::getOperationName(), operands,
-                       {eps, ctx.named("momentum", bld.getF32FloatAttr(momentum))},
-                       3);
+  SmallVector<NamedAttribute> attrs{eps, ctx.named("momentum", bld.getF32FloatAttr(momentum))};
+  // PyTorch's exported training graphs are meant to update the running
+  // variance as PyTorch does, with the unbiased batch variance.
+  if (ctx.producer == "pytorch")
+    attrs.push_back(ctx.named("unbiased_var_update", bld.getUnitAttr()));
+  auto op = ctx.create(BatchNormTrainOp::getOperationName(), operands, attrs, 3);
   if (failed(op))
     return failure();
   for (int i = 0; i < 3; ++i)

@@ -9,8 +9,8 @@ using namespace mlir::gpipe;
 using namespace mlir::gpipe::import;
 
 NodeContext::NodeContext(Importer &importer, const onnx::NodeProto &node,
-                         Location loc, int64_t opset)
-    : node(node), loc(loc), opset(opset), importer(importer) {}
+                         Location loc, int64_t opset, StringRef producer)
+    : node(node), loc(loc), opset(opset), producer(producer), importer(importer) {}
 
 OpBuilder &NodeContext::builder() { return importer.builder; }
 MLIRContext *NodeContext::context() { return loc.getContext(); }

@@ -228,7 +228,7 @@ FailureOr<Value> Importer::valueOf(StringRef name, Location loc) {
 
 LogicalResult Importer::importNode(const onnx::NodeProto &node, int index) {
   Location loc = nodeLoc(node, index);
-  NodeContext ctx(*this, node, loc, opset);
+  NodeContext ctx(*this, node, loc, opset, producer);
   FailureOr<bool> folded = tryFold(ctx);
   if (failed(folded))
     return failure();
@@ -249,6 +249,7 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node, int index) {
 
 OwningOpRef<ModuleOp> Importer::run(onnx::ModelProto &model) {
   Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
+  producer = model.producer_name();
   for (const auto &imp : model.opset_import())
     if (imp.domain().empty() || imp.domain() == "ai.onnx")
       opset = imp.version();

@@ -72,9 +72,21 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
   Type labelType = outType;
   bool classLoss = loss == "cross-entropy" || loss == "nll";
   if (classLoss) {
-    if (outType.getRank() < 2)
-      return emitError(loc) << "gpipe-build-training: loss=" << loss
-                            << " needs scores of rank >= 2 ([N, C, ...]), got " << outType;
+    int64_t rank = outType.getRank();
+    int64_t axis = classAxis < 0 ? classAxis + rank : classAxis;
+    if (rank < 2 || axis < 1 || axis >= rank)
+      return emitError(loc) << "gpipe-build-training: loss=" << loss << " needs scores of rank "
+                            << ">= 2 with the class dimension (" << classAxis
+                            << ") after the batch dimension, got " << outType;
+    if (axis != 1) {
+      // Bring the classes to dimension 1, where the loss ops expect them.
+      SmallVector<int64_t> perm{0, axis};
+      for (int64_t d = 1; d < rank; ++d)
+        if (d != axis)
+          perm.push_back(d);
+      out = g.make<TransposeOp>(out, {g.named("perm", g.i64Array(perm))});
+      outType = typeOf(out);
+    }
     SmallVector<int64_t> shape{outType.getDimSize(0)};
     llvm::append_range(shape, outType.getShape().drop_front(2));
     labelType = RankedTensorType::get(shape, IntegerType::get(&getContext(), 64));

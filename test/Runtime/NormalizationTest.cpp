@@ -23,7 +23,7 @@ TEST(BatchNorm, TrainingUsesBatchStatistics) {
   auto g = randomF32({2}, 7), b = randomF32({2}, 8), rm = randomF32({2}, 9);
   auto rv = randomF32({2}, 10, 0.5f, 2.0f);
   Tensor<float> out(GP_F32, {4, 2, 3}), nm(GP_F32, {2}), nv(GP_F32, {2});
-  ASSERT_GP_OK(gp_cpu_batch_norm_train(&x, &g, &b, &rm, &rv, 1e-5f, 0.9f, &out, &nm, &nv));
+  ASSERT_GP_OK(gp_cpu_batch_norm_train(&x, &g, &b, &rm, &rv, 1e-5f, 0.9f, false, &out, &nm, &nv));
   for (int64_t c = 0; c < 2; ++c) {
     double mean = 0, var = 0;
     for (int64_t n = 0; n < 4; ++n)
@@ -39,6 +39,19 @@ TEST(BatchNorm, TrainingUsesBatchStatistics) {
         int64_t k = (n * 2 + c) * 3 + i;
         EXPECT_NEAR(out[k], g[c] * (x[k] - mean) / std::sqrt(var + 1e-5) + b[c], 1e-5);
       }
+  }
+}
+
+TEST(BatchNorm, UnbiasedRunningVarianceAsPyTorch) {
+  auto x = randomF32({5, 2}, 16);
+  auto g = randomF32({2}, 17), b = randomF32({2}, 18), rm = randomF32({2}, 19);
+  auto rv = randomF32({2}, 20, 0.5f, 2.0f);
+  Tensor<float> out(GP_F32, {5, 2}), nm(GP_F32, {2}), biased(GP_F32, {2}), unbiased(GP_F32, {2});
+  ASSERT_GP_OK(gp_cpu_batch_norm_train(&x, &g, &b, &rm, &rv, 1e-5f, 0.9f, false, &out, &nm, &biased));
+  ASSERT_GP_OK(gp_cpu_batch_norm_train(&x, &g, &b, &rm, &rv, 1e-5f, 0.9f, true, &out, &nm, &unbiased));
+  for (int c = 0; c < 2; ++c) {
+    double batchVar = (biased[c] - 0.9 * rv[c]) / 0.1;
+    EXPECT_NEAR(unbiased[c], 0.9 * rv[c] + 0.1 * batchVar * 5.0 / 4.0, 1e-5);
   }
 }
 

@@ -5,10 +5,14 @@
 #include "gpipe/Import/WeightReader.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -128,6 +132,43 @@ int evaluate(func::FuncOp eval, const TrainingOptions &options, ParamStore &para
   return 0;
 }
 
+double relativeError(const gp_tensor &got, const gp_tensor &want) {
+  double num = 0, den = 0;
+  for (int64_t i = 0, n = gp_numel(&got); i < n; ++i) {
+    double a = got.dtype == GP_F32 ? static_cast<const float *>(got.data)[i]
+                                   : static_cast<const double *>(got.data)[i];
+    double b = want.dtype == GP_F32 ? static_cast<const float *>(want.data)[i]
+                                    : static_cast<const double *>(want.data)[i];
+    num += (a - b) * (a - b);
+    den += b * b;
+  }
+  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
+}
+
+/// Compares `got` with the .npy `file`; prints the relative error.
+bool expectClose(StringRef what, const gp_tensor &got, const std::string &file, double limit,
+                 bool &ok) {
+  gp_tensor want;
+  if (gp_npy_read(file.c_str(), &want) != GP_OK) {
+    fail(gp_last_error());
+    return false;
+  }
+  HostTensor owned = HostTensor::adopt(want);
+  bool sameShape = gp_numel(&got) == gp_numel(&want) && want.dtype == got.dtype &&
+                   (got.dtype == GP_F32 || got.dtype == GP_F64);
+  if (!sameShape) {
+    fail(what + " is " + describeTensor(got) + ", the reference " + file + " is " +
+         describeTensor(want));
+    return false;
+  }
+  double err = relativeError(got, want);
+  bool pass = err <= limit;
+  ok &= pass;
+  llvm::outs() << llvm::formatv("{0}: relative error {1:e2} (limit {2:e0}){3}\n", what, err,
+                                limit, pass ? "" : ": FAIL");
+  return true;
+}
+
 int save(ModuleOp module, ParamStore &params, StringRef dest) {
   auto source = module->getAttrOfType<StringAttr>("gpipe.source");
   if (!source)
@@ -172,6 +213,7 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
   shuffle();
   // Whole batches only; a new epoch starts (reshuffled) when one does not fit.
   int64_t cursor = 0;
+  HostTensor lastLoss;
   for (unsigned s = 1; s <= options.steps; ++s) {
     if (cursor + batch > data.rows) {
       cursor = 0;
@@ -181,6 +223,7 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     cursor += batch;
     if (failed(results))
       return 1;
+    lastLoss = results->front();
     const gp_tensor &loss = *results->front().view();
     double value = loss.dtype == GP_F32 ? *static_cast<const float *>(loss.data)
                                         : *static_cast<const double *>(loss.data);
@@ -199,6 +242,37 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     if (int rc = evaluate(eval, options, params))
       return rc;
   }
+  bool ok = true;
+  if (!options.expectLossFile.empty() &&
+      !expectClose("loss", *lastLoss.view(), options.expectLossFile, options.maxRelError, ok))
+    return 1;
+  if (!options.expectParamsDir.empty()) {
+    unsigned compared = 0;
+    for (auto param : module.getOps<ParamOp>()) {
+      if (!param.getInitializer())
+        continue;
+      std::string file = param.getInitializer()->str();
+      for (char &c : file)
+        if (c == '/' || c == '\\' || c == ':')
+          c = '_';
+      llvm::SmallString<256> path(options.expectParamsDir);
+      llvm::sys::path::append(path, file + ".npy");
+      if (!llvm::sys::fs::exists(path))
+        continue;
+      std::string error;
+      auto value = params.get(param, error);
+      if (failed(value))
+        return fail(error);
+      if (!expectClose("param '" + param.getSymName().str() + "'", *value->view(),
+                       path.str().str(), options.maxRelError, ok))
+        return 1;
+      ++compared;
+    }
+    if (compared == 0)
+      return fail("no reference parameter in " + options.expectParamsDir);
+  }
+  if (!ok)
+    return 1;
   if (!options.saveFile.empty())
     return save(module, params, options.saveFile);
   return 0;

@@ -24,6 +24,10 @@ struct TrainingOptions {
   unsigned logEvery = 1;
   std::optional<unsigned> shuffleSeed;
   std::string saveFile;
+  /// After training: compare the last loss and the parameters
+  /// (`<dir>/<initializer>.npy`) with references.
+  std::string expectLossFile, expectParamsDir;
+  double maxRelError = 1e-5;
 };
 
 /// Runs `options.steps` training steps over mini-batches of the data set,

@@ -117,6 +117,18 @@ static cl::opt<std::string> saveFile("save",
                                      cl::desc("After training: write the ONNX model with the "
                                               "trained initializers"),
                                      cl::value_desc("file.onnx"), cl::cat(trainCategory));
+static cl::opt<int64_t> classAxis("class-axis",
+                                  cl::desc("Class dimension of cross-entropy/nll scores "
+                                           "(-1: the last)"),
+                                  cl::init(1), cl::cat(trainCategory));
+static cl::opt<std::string> expectLoss("expect-loss",
+                                       cl::desc("After training: compare the last loss with "
+                                                "a reference"),
+                                       cl::value_desc("file.npy"), cl::cat(trainCategory));
+static cl::opt<std::string> expectParams(
+    "expect-params-dir",
+    cl::desc("After training: compare each parameter with <dir>/<initializer>.npy"),
+    cl::value_desc("dir"), cl::cat(trainCategory));
 static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
                             cl::cat(category));
 
@@ -266,7 +278,8 @@ int main(int argc, char **argv) {
          << " eval-function=" << options.evalFunction << " loss=" << lossKind
          << " optimizer=" << optimizerKind << " lr=" << lr << " momentum=" << momentum
          << " beta1=" << beta1 << " beta2=" << beta2 << " eps=" << adamEps
-         << " weight-decay=" << weightDecay << " grad-clip=" << gradClip;
+         << " weight-decay=" << weightDecay << " grad-clip=" << gradClip
+         << " class-axis=" << classAxis;
       if (!frozen.empty()) {
         os << " frozen=";
         for (auto [i, name] : llvm::enumerate(frozen))
@@ -286,6 +299,9 @@ int main(int argc, char **argv) {
     if (shuffleSeed.getNumOccurrences())
       options.shuffleSeed = shuffleSeed;
     options.saveFile = saveFile;
+    options.expectLossFile = expectLoss;
+    options.expectParamsDir = expectParams;
+    options.maxRelError = maxRelError;
     return gpiperun::runTraining(*module, options, params);
   }
   if (!labels.empty() || !evalInputs.empty() || !saveFile.empty())

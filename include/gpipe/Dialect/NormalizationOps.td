@@ -35,8 +35,9 @@ def GPipe_BatchNormTrainOp : GPipe_InferOp<"batch_norm_train", [SameOperandsElem
     Normalizes `input` `[N, C, ...]` per channel with the mean and biased
     variance of the current batch, and returns the updated running statistics
     `running = momentum * running + (1 - momentum) * batch` (ONNX convention:
-    `momentum` weighs the old value; the variance update uses the unbiased
-    batch variance, as PyTorch does).
+    `momentum` weighs the old value). The running variance takes the biased
+    batch variance, as ONNX specifies, or with `unbiased_var_update` the
+    unbiased one (times `n / (n - 1)`), as PyTorch computes it.
 
     Example:
 
@@ -48,7 +49,8 @@ def GPipe_BatchNormTrainOp : GPipe_InferOp<"batch_norm_train", [SameOperandsElem
   }];
   let arguments = (ins GPipe_FloatTensor:$input, GPipe_FloatTensor:$scale,
                    GPipe_FloatTensor:$bias, GPipe_FloatTensor:$running_mean,
-                   GPipe_FloatTensor:$running_var, F32Attr:$epsilon, F32Attr:$momentum);
+                   GPipe_FloatTensor:$running_var, F32Attr:$epsilon, F32Attr:$momentum,
+                   UnitAttr:$unbiased_var_update);
   let results = (outs GPipe_FloatTensor:$output, GPipe_FloatTensor:$new_running_mean,
                   GPipe_FloatTensor:$new_running_var);
 }

@@ -39,8 +39,8 @@ def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
     set, an inference-mode copy of the model function is added too (batch
     norm on running statistics, dropout off).
 
-    Losses: `cross-entropy` (softmax over dimension 1 against i64 class
-    labels), `nll` (the model outputs log-probabilities), `mse`, `l1`,
+    Losses: `cross-entropy` (softmax over the `class-axis` dimension, 1 by
+    default, against i64 class labels of the other dimensions), `nll` (the model outputs log-probabilities), `mse`, `l1`,
     `bce-with-logits` (labels of the output's type), and `output` (the model's
     first output already is the scalar loss; no labels). All reduce with the
     mean. Optimizers follow PyTorch's: `sgd` and `momentum` add
@@ -60,6 +60,9 @@ def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
            "cross-entropy | nll | mse | l1 | bce-with-logits | output">,
     Option<"labelName", "label", "std::string", /*default=*/"\"labels\"",
            "Name of the labels argument">,
+    Option<"classAxis", "class-axis", "int64_t", /*default=*/"1",
+           "The class dimension of cross-entropy/nll scores (-1: the last, as for "
+           "a language model's [batch, seq, vocab] logits)">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
            "sgd | momentum | adam | adamw">,
     Option<"lr", "lr", "double", /*default=*/"0.01", "Learning rate">,

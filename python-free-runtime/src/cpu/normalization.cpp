@@ -57,8 +57,9 @@ extern "C" gp_status gp_cpu_batch_norm_train(const gp_tensor *x, const gp_tensor
                                              const gp_tensor *bias,
                                              const gp_tensor *runningMean,
                                              const gp_tensor *runningVar, float epsilon,
-                                             float momentum, gp_tensor *out,
-                                             gp_tensor *newMean, gp_tensor *newVar) {
+                                             float momentum, bool unbiasedVarUpdate,
+                                             gp_tensor *out, gp_tensor *newMean,
+                                             gp_tensor *newVar) {
   if (gp_status s = checkChannels(x, {scale, bias, runningMean, runningVar, newMean, newVar},
                                   "batch_norm_train"))
     return s;
@@ -93,7 +94,8 @@ extern "C" gp_status gp_cpu_batch_norm_train(const gp_tensor *x, const gp_tensor
             o[idx] = in[idx] * k + off;
           }
         nm[ch] = T(momentum * rm[ch] + (1 - momentum) * mean);
-        nv[ch] = T(momentum * rv[ch] + (1 - momentum) * var);
+        double update = unbiasedVarUpdate && count > 1 ? var * count / (count - 1) : var;
+        nv[ch] = T(momentum * rv[ch] + (1 - momentum) * update);
       }
     });
     return GP_OK;

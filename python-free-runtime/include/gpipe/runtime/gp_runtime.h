@@ -109,13 +109,16 @@ gp_status gp_cpu_batch_norm(const gp_tensor *x, const gp_tensor *scale,
                             const gp_tensor *bias, const gp_tensor *mean,
                             const gp_tensor *var, float epsilon,
                             gp_tensor *out);
-/* Batch statistics; new_* = momentum * running + (1 - momentum) * batch. */
+/* Batch statistics; new_* = momentum * running + (1 - momentum) * batch,
+ * with the batch variance biased (ONNX) or, with unbiased_var_update, scaled
+ * by n / (n - 1) (PyTorch). */
 gp_status gp_cpu_batch_norm_train(const gp_tensor *x, const gp_tensor *scale,
                                   const gp_tensor *bias,
                                   const gp_tensor *running_mean,
                                   const gp_tensor *running_var, float epsilon,
-                                  float momentum, gp_tensor *out,
-                                  gp_tensor *new_mean, gp_tensor *new_var);
+                                  float momentum, bool unbiased_var_update,
+                                  gp_tensor *out, gp_tensor *new_mean,
+                                  gp_tensor *new_var);
 /* Normalizes over dims [axis, rank); bias may be NULL. */
 gp_status gp_cpu_layer_norm(const gp_tensor *x, const gp_tensor *scale,
                             const gp_tensor *bias, int64_t axis, float epsilon,
