@@ -53,6 +53,15 @@ func.func @relu(%x: tensor<2x3xf64>) -> tensor<2x3xf64> {
   %y = gpipe.relu %x : tensor<2x3xf64>
   return %y : tensor<2x3xf64>
 }
+// Floor and ceil are piecewise constant: no gradient flows through them.
+// CHECK-DAG: PASS @floor_ceil:
+func.func @floor_ceil(%x: tensor<2x3xf64>) -> tensor<2x3xf64> {
+  %f = gpipe.floor %x : tensor<2x3xf64>
+  %c = gpipe.ceil %x : tensor<2x3xf64>
+  %s = gpipe.add %f, %c : (tensor<2x3xf64>, tensor<2x3xf64>) -> tensor<2x3xf64>
+  %y = gpipe.mul %s, %x : (tensor<2x3xf64>, tensor<2x3xf64>) -> tensor<2x3xf64>
+  return %y : tensor<2x3xf64>
+}
 // CHECK-DAG: PASS @sin_cos:
 func.func @sin_cos(%x: tensor<2x3xf64>) -> tensor<2x3xf64> {
   %s = gpipe.sin %x : tensor<2x3xf64>
@@ -130,4 +139,4 @@ func.func @fan_out(%a: tensor<3xf64>) -> tensor<3xf64> {
   %3 = gpipe.mul %2, %a : (tensor<3xf64>, tensor<3xf64>) -> tensor<3xf64>
   return %3 : tensor<3xf64>
 }
-// CHECK: gradcheck: 22 passed, 0 failed
+// CHECK: gradcheck: 23 passed, 0 failed
