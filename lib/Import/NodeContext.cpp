@@ -1,6 +1,7 @@
 //===- NodeContext.cpp - inputs, attributes and diagnostics of a node -----===//
 
 #include "ImporterImpl.h"
+#include "gpipe/Dialect/GradientBuilder.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -174,26 +175,5 @@ FailureOr<Operation *> NodeContext::create(StringRef opName,
                                            ValueRange operands,
                                            ArrayRef<NamedAttribute> attrs,
                                            unsigned numResults) {
-  OperationState state(loc, opName);
-  state.addOperands(operands);
-  state.addAttributes(attrs);
-  // Result types come from the op's own inference; the placeholder only
-  // lives until then.
-  state.addTypes(SmallVector<Type>(
-      numResults, UnrankedTensorType::get(builder().getF32Type())));
-  Operation *op = builder().create(state);
-  auto infer = dyn_cast<InferTypeOpInterface>(op);
-  SmallVector<Type> types;
-  if (!infer ||
-      failed(infer.inferReturnTypes(context(), loc, op->getOperands(),
-                                    op->getRawDictionaryAttrs(),
-                                    op->getPropertiesStorage(),
-                                    op->getRegions(), types)) ||
-      types.size() != numResults) {
-    op->erase();
-    return failure();
-  }
-  for (auto [result, type] : llvm::zip(op->getResults(), types))
-    result.setType(type);
-  return op;
+  return createInferred(builder(), loc, opName, operands, attrs, numResults);
 }

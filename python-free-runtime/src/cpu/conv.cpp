@@ -9,11 +9,6 @@
 using namespace gp;
 
 namespace {
-struct Geometry {
-  int64_t n, c, h, w, oh, ow;
-  int64_t kh, kw, sh, sw, pt, pl, dh, dw;
-};
-
 gp_status checkNCHW(const gp_tensor *x, const gp_tensor *out, const char *what) {
   if (!x || !out)
     return fail(std::string(what) + ": missing operand");
@@ -25,9 +20,9 @@ gp_status checkNCHW(const gp_tensor *x, const gp_tensor *out, const char *what) 
   return GP_OK;
 }
 
-Geometry geometry(const gp_tensor *x, const gp_tensor *out, const int64_t *kernel,
+Window geometry(const gp_tensor *x, const gp_tensor *out, const int64_t *kernel,
                   const int64_t *strides, const int64_t *pads, const int64_t *dilations) {
-  Geometry g;
+  Window g;
   g.n = x->dims[0]; g.c = x->dims[1]; g.h = x->dims[2]; g.w = x->dims[3];
   g.oh = out->dims[2]; g.ow = out->dims[3];
   g.kh = kernel[0]; g.kw = kernel[1];
@@ -37,29 +32,6 @@ Geometry geometry(const gp_tensor *x, const gp_tensor *out, const int64_t *kerne
   return g;
 }
 
-/// cols[(c * kh + i) * kw + j][oy * ow + ox] = x[c][oy*sh - pt + i*dh][ox*sw - pl + j*dw],
-/// with rows `ld` elements apart.
-template <typename T>
-void im2col(const T *x, int64_t channels, const Geometry &g, T *cols, int64_t ld) {
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        T *row = cols + ((c * g.kh + i) * g.kw + j) * ld;
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          int64_t iy = oy * g.sh - g.pt + i * g.dh;
-          T *dst = row + oy * g.ow;
-          if (iy < 0 || iy >= g.h) {
-            std::fill(dst, dst + g.ow, T(0));
-            continue;
-          }
-          const T *src = x + (c * g.h + iy) * g.w;
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            int64_t ix = ox * g.sw - g.pl + j * g.dw;
-            dst[ox] = ix >= 0 && ix < g.w ? src[ix] : T(0);
-          }
-        }
-      }
-}
 } // namespace
 
 extern "C" gp_status gp_cpu_conv2d(const gp_tensor *x, const gp_tensor *w,
@@ -77,7 +49,7 @@ extern "C" gp_status gp_cpu_conv2d(const gp_tensor *x, const gp_tensor *w,
                 describe(out) + " do not agree for " + std::to_string(groups) + " groups");
   if (bias && (bias->rank != 1 || bias->dims[0] != f || bias->dtype != x->dtype))
     return fail("conv2d: bias " + describe(bias) + " must have shape [" + std::to_string(f) + "]");
-  Geometry g = geometry(x, out, w->dims + 2, strides, pads, dilations);
+  Window g = geometry(x, out, w->dims + 2, strides, pads, dilations);
   return dispatchFloat(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *in = static_cast<const T *>(x->data), *wt = static_cast<const T *>(w->data);
@@ -132,7 +104,7 @@ extern "C" gp_status gp_cpu_max_pool2d(const gp_tensor *x, const int64_t *kernel
                                        const int64_t *dilations, gp_tensor *out) {
   if (gp_status s = checkNCHW(x, out, "max_pool2d"))
     return s;
-  Geometry g = geometry(x, out, kernel, strides, pads, dilations);
+  Window g = geometry(x, out, kernel, strides, pads, dilations);
   return dispatchFloat(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *in = static_cast<const T *>(x->data);
@@ -166,7 +138,7 @@ extern "C" gp_status gp_cpu_avg_pool2d(const gp_tensor *x, const int64_t *kernel
                                        bool countIncludePad, gp_tensor *out) {
   if (gp_status s = checkNCHW(x, out, "avg_pool2d"))
     return s;
-  Geometry g = geometry(x, out, kernel, strides, pads, nullptr);
+  Window g = geometry(x, out, kernel, strides, pads, nullptr);
   int64_t pb = pads[2], pr = pads[3];
   return dispatchFloat(x->dtype, [&](auto tag) {
     using T = decltype(tag);

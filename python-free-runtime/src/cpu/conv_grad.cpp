@@ -9,10 +9,6 @@
 using namespace gp;
 
 namespace {
-struct Window {
-  int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw;
-};
-
 gp_status window(const gp_tensor *in, const gp_tensor *out, const int64_t *kernel,
                  const int64_t *strides, const int64_t *pads, const int64_t *dilations,
                  const char *what, Window &g) {
@@ -46,23 +42,6 @@ void col2im(const T *cols, int64_t channels, const Window &g, int64_t ld, T *x) 
       }
 }
 
-template <typename T>
-void im2col(const T *x, int64_t channels, const Window &g, T *cols) {
-  int64_t ld = g.oh * g.ow;
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        T *row = cols + ((c * g.kh + i) * g.kw + j) * ld;
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          int64_t iy = oy * g.sh - g.pt + i * g.dh;
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            int64_t ix = ox * g.sw - g.pl + j * g.dw;
-            row[oy * g.ow + ox] =
-                iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? x[(c * g.h + iy) * g.w + ix] : T(0);
-          }
-        }
-      }
-}
 } // namespace
 
 extern "C" gp_status gp_cpu_conv2d_grad_input(const gp_tensor *dy, const gp_tensor *w,
@@ -115,7 +94,7 @@ extern "C" gp_status gp_cpu_conv2d_grad_weight(const gp_tensor *dy, const gp_ten
     std::fill(o, o + gp_numel(dw), T(0));
     for (int64_t b = 0; b < g.n; ++b)
       for (int64_t gi = 0; gi < groups; ++gi) {
-        im2col(in + (b * g.c + gi * cg) * g.h * g.w, cg, g, cols.data());
+        im2col(in + (b * g.c + gi * cg) * g.h * g.w, cg, g, cols.data(), outSize);
         gemm<T>(false, true, fg, colRows, outSize, 1.0, d + (b * f + gi * fg) * outSize,
                 cols.data(), 1.0, o + gi * fg * colRows);
       }
