@@ -77,4 +77,28 @@ def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
   ];
 }
 
+def CostReport : Pass<"gpipe-cost-report", "mlir::ModuleOp"> {
+  let summary = "Print the cost model of every op and layer on a device";
+  let description = [{
+    Runs the cost model (an MLIR analysis) on the model function and prints,
+    per op and per layer (ops grouped by their ONNX node name up to the last
+    `/`), forward and backward FLOPs, bytes read and written, activation,
+    parameter and optimizer-state bytes, and the roofline (or measured, with
+    `profile`) forward and backward times on `device`. The IR is unchanged.
+
+    Example: `gpipe-opt --gpipe-cost-report="device=devices/h100-sxm.json format=json" model.mlir -o /dev/null`
+  }];
+  let options = [
+    Option<"device", "device", "std::string", /*default=*/"\"\"", "Device description (JSON)">,
+    Option<"function", "function", "std::string", /*default=*/"\"main\"", "The model function">,
+    Option<"format", "format", "std::string", /*default=*/"\"table\"", "table | json">,
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "Where to write the report ('-': stdout)">,
+    Option<"profile", "profile", "std::string", /*default=*/"\"\"",
+           "Measured op times replacing the estimates (JSON, see docs/partition.md)">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"adam\"",
+           "Optimizer whose state is counted: sgd | momentum | adam | adamw">,
+  ];
+}
+
 #endif // GPIPE_TRANSFORMS_PASSES_TD
