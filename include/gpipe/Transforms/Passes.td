@@ -101,4 +101,54 @@ def CostReport : Pass<"gpipe-cost-report", "mlir::ModuleOp"> {
   ];
 }
 
+def Partition : Pass<"gpipe-partition", "mlir::ModuleOp"> {
+  let summary = "Split the model into K pipeline stages, optimally for the op order";
+  let description = [{
+    Assigns every op of the model function to one of `stages` contiguous
+    pipeline stages (the ops in program order, a topological order) and
+    records the result in the IR: a `gpipe.stage` attribute on every op and a
+    `gpipe.partition` dictionary on the function (stages, devices, schedule,
+    micro-batches, per-stage times and memory, the bottleneck).
+
+    With `balance=time` (the default) the partition minimizes the slowest
+    stage's time per mini-batch: its forward, backward and (with
+    `recompute`) recomputed forward, from the cost model on its device, plus
+    sending and receiving every tensor that crosses its boundaries, forward
+    and backward, in `micro-batches` messages. Every stage's memory must fit
+    `memory-limit` (default: its device's capacity): its parameters with
+    their gradients and optimizer state, and the activations it keeps for the
+    micro-batches in flight under `schedule` (all M for GPipe's fill-drain,
+    K - s for 1F1B on stage s), only the stage inputs with `recompute`. The
+    search is exact (a dynamic program over cut positions). `balance=params`,
+    `uniform` and `torchgpipe` apply DeepSpeed's and torchgpipe's rules
+    instead, for comparison. `split-points` names ONNX nodes that must begin
+    a stage.
+
+    Example: `gpipe-opt --gpipe-partition="stages=4 devices=devices/h100-sxm.json micro-batches=8 report=-"`
+  }];
+  let options = [
+    Option<"stages", "stages", "int64_t", /*default=*/"2", "Number of pipeline stages (K)">,
+    ListOption<"devices", "devices", "std::string",
+               "Device files: one for all stages, or one per stage">,
+    Option<"balance", "balance", "std::string", /*default=*/"\"time\"",
+           "time | params | uniform | torchgpipe">,
+    ListOption<"splitPoints", "split-points", "std::string",
+               "ONNX node names that must begin a stage">,
+    Option<"memoryLimit", "memory-limit", "double", /*default=*/"0",
+           "Bytes of memory per stage (0: the device's capacity)">,
+    Option<"microBatches", "micro-batches", "int64_t", /*default=*/"1",
+           "Micro-batches per mini-batch (M)">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"gpipe\"", "gpipe | 1f1b">,
+    Option<"recompute", "recompute", "bool", /*default=*/"true",
+           "Keep only stage inputs and recompute activations in the backward pass">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"adam\"",
+           "Optimizer whose state counts as memory: sgd | momentum | adam | adamw">,
+    Option<"profile", "profile", "std::string", /*default=*/"\"\"",
+           "Measured op times replacing the estimates (JSON)">,
+    Option<"function", "function", "std::string", /*default=*/"\"main\"", "The model function">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write the partition report here ('-': stdout)">,
+  ];
+}
+
 #endif // GPIPE_TRANSFORMS_PASSES_TD

@@ -1,0 +1,263 @@
+//===- PartitionPass.cpp - the gpipe-partition pass -----------------------===//
+
+#include "gpipe/Dialect/GPipeOps.h"
+#include "gpipe/Transforms/CostModel.h"
+#include "gpipe/Transforms/Partition.h"
+#include "gpipe/Transforms/Passes.h"
+#include "gpipe/Transforms/ReportUtils.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::gpipe {
+#define GEN_PASS_DEF_PARTITION
+#include "gpipe/Transforms/Passes.h.inc"
+} // namespace mlir::gpipe
+
+using namespace mlir;
+using namespace mlir::gpipe;
+
+namespace {
+double bytesOf(Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  return double(t.getNumElements()) * std::max(1u, t.getElementTypeBitWidth() / 8);
+}
+
+struct PartitionPass : public gpipe::impl::PartitionBase<PartitionPass> {
+  using PartitionBase::PartitionBase;
+
+  void runOnOperation() override {
+    if (failed(run()))
+      signalPassFailure();
+  }
+
+  LogicalResult run();
+  InFlightDiagnostic error() { return getOperation().emitError("gpipe-partition: "); }
+};
+
+LogicalResult PartitionPass::run() {
+  ModuleOp module = getOperation();
+  func::FuncOp func = lookupModelFunction(module, function, "gpipe-partition");
+  if (!func)
+    return failure();
+  static const llvm::StringSet<> balances = {"time", "params", "uniform", "torchgpipe"};
+  if (!balances.contains(balance))
+    return error() << "balance must be time, params, uniform or torchgpipe, got '" << balance
+                   << "'";
+  if (schedule != "gpipe" && schedule != "1f1b")
+    return error() << "schedule must be gpipe or 1f1b, got '" << schedule << "'";
+  if (stages < 1 || microBatches < 1 || memoryLimit < 0)
+    return error() << "stages and micro-batches must be positive, memory-limit non-negative";
+  double factor = optimizerStateFactor(optimizer);
+  if (factor < 0)
+    return error() << "unknown optimizer '" << optimizer << "'";
+  if (devices.empty())
+    return error() << "name the devices: devices=FILE (all stages) or one file per stage";
+  if (devices.size() != 1 && (int64_t)devices.size() != stages)
+    return error() << devices.size() << " device files for " << stages.getValue()
+                   << " stages: give one, or one per stage";
+
+  // Distinct devices, and which one each stage runs on.
+  std::vector<DeviceSpec> kinds;
+  llvm::StringMap<int> kindOf;
+  std::vector<int> stageDevice;
+  for (int64_t s = 0; s < stages; ++s) {
+    const std::string &path = devices[devices.size() == 1 ? 0 : s];
+    auto [it, inserted] = kindOf.try_emplace(path, (int)kinds.size());
+    if (inserted) {
+      DeviceSpec spec;
+      std::string message;
+      if (!DeviceSpec::load(path, spec, message))
+        return error() << message;
+      kinds.push_back(spec);
+    }
+    stageDevice.push_back(it->second);
+  }
+
+  CostModel model(func);
+  model.setOptimizerStateFactor(factor);
+  ArrayRef<Operation *> units = model.ops();
+  int n = units.size();
+  if (n < stages)
+    return error() << "cannot split " << n << " ops into " << stages.getValue() << " stages";
+
+  PartitionProblem problem;
+  problem.microBatches = microBatches;
+  problem.oneForwardOneBackward = schedule == "1f1b";
+  problem.recompute = recompute;
+  for (const DeviceSpec &kind : kinds) {
+    model.setDevice(kind);
+    if (!profile.empty()) {
+      std::string message;
+      if (!model.loadProfile(profile, message))
+        return error() << message;
+    }
+    std::vector<double> times;
+    for (Operation *op : units) {
+      const OpCost &c = model.get(op);
+      times.push_back(c.forwardTime * (recompute ? 2 : 1) + c.backwardTime);
+    }
+    problem.time.push_back(std::move(times));
+  }
+  DenseMap<Operation *, int> index;
+  for (auto [i, op] : llvm::enumerate(units)) {
+    index[op] = i;
+    problem.stateBytes.push_back(model.get(op).paramBytes + model.get(op).optimizerBytes);
+    problem.activationBytes.push_back(model.get(op).activationBytes);
+  }
+  // Bytes crossing each cut: every value produced before it (or a function
+  // argument) and used after it. Parameters and constants are not sent: they
+  // live on the stages that use them.
+  std::vector<double> delta(n + 1, 0);
+  auto lastUse = [&](Value v) {
+    int last = -1;
+    for (Operation *user : v.getUsers()) {
+      auto it = index.find(user);
+      last = std::max(last, it != index.end() ? it->second : n - 1);
+    }
+    return last;
+  };
+  for (BlockArgument arg : func.getArguments()) {
+    int last = lastUse(arg);
+    if (last > 0) {
+      delta[0] += bytesOf(arg);
+      delta[last] -= bytesOf(arg);
+    }
+    if (last >= 0)
+      problem.inputBytes += bytesOf(arg);
+  }
+  for (auto [i, op] : llvm::enumerate(units))
+    for (Value r : op->getResults()) {
+      int last = lastUse(r);
+      if (last > (int)i) {
+        delta[i] += bytesOf(r);
+        delta[last] -= bytesOf(r);
+      }
+    }
+  double running = 0;
+  for (int c = 0; c + 1 < n; ++c) {
+    running += delta[c];
+    problem.cutBytes.push_back(running);
+  }
+  for (int64_t s = 0; s < stages; ++s) {
+    const DeviceSpec &d = kinds[stageDevice[s]];
+    problem.device.push_back(stageDevice[s]);
+    problem.memoryLimit.push_back(memoryLimit > 0 ? memoryLimit.getValue() : d.memoryCapacity);
+    problem.linkBandwidth.push_back(d.linkBandwidth);
+    problem.linkLatency.push_back(d.linkLatency);
+  }
+  for (const std::string &name : splitPoints) {
+    auto it = llvm::find_if(units, [&](Operation *op) { return CostModel::nodeName(op) == name; });
+    if (it == units.end())
+      return error() << "split point '" << name
+                     << "' names no node of the model (ONNX node names come from "
+                        "gpipe-translate --mlir-print-debuginfo)";
+    if (it != units.begin())
+      problem.forcedCuts.push_back(int(it - units.begin()) - 1);
+  }
+
+  Partition part;
+  if (balance == "time") {
+    std::string message;
+    auto best = partitionOptimal(problem, message);
+    if (!best) {
+      // Say how many stages would fit, with the last device repeated.
+      PartitionProblem more = problem;
+      for (int64_t k = stages + 1; k <= n; ++k) {
+        more.device.push_back(more.device.back());
+        more.memoryLimit.push_back(more.memoryLimit.back());
+        more.linkBandwidth.push_back(more.linkBandwidth.back());
+        more.linkLatency.push_back(more.linkLatency.back());
+        std::string ignored;
+        if (partitionOptimal(more, ignored))
+          return error() << message << "; the smallest number of stages that fits is " << k;
+      }
+      return error() << message << ", and no number of stages up to " << n << " does";
+    }
+    part = *best;
+  } else if (balance == "params") {
+    part = partitionByParameters(problem);
+  } else if (balance == "uniform") {
+    part = partitionUniform(problem);
+  } else {
+    part = partitionTorchgpipe(problem);
+  }
+
+  // Record the assignment in the IR.
+  OpBuilder b(&getContext());
+  auto stageOfUnit = [&](int u) {
+    int s = 0;
+    while (s + 1 < stages && part.first[s + 1] <= u)
+      ++s;
+    return s;
+  };
+  for (auto [i, op] : llvm::enumerate(units))
+    op->setAttr("gpipe.stage", b.getI64IntegerAttr(stageOfUnit(i)));
+  for (Operation &op : func.getBody().front()) {
+    if (index.count(&op))
+      continue;
+    // Parameters and constants live with their first user; the return with
+    // the last stage.
+    int64_t s = stages - 1;
+    for (Operation *user : op.getUsers())
+      if (auto it = index.find(user); it != index.end())
+        s = std::min<int64_t>(s, stageOfUnit(it->second));
+    op.setAttr("gpipe.stage", b.getI64IntegerAttr(s));
+  }
+  SmallVector<Attribute> deviceNames, times, memory;
+  for (int64_t s = 0; s < stages; ++s) {
+    deviceNames.push_back(b.getStringAttr(kinds[stageDevice[s]].name));
+    times.push_back(b.getF64FloatAttr(part.stageTime[s] * 1e3));
+    memory.push_back(b.getF64FloatAttr(part.stageMemory[s]));
+  }
+  func->setAttr("gpipe.partition",
+                b.getDictionaryAttr({
+                    b.getNamedAttr("stages", b.getI64IntegerAttr(stages)),
+                    b.getNamedAttr("balance", b.getStringAttr(balance)),
+                    b.getNamedAttr("schedule", b.getStringAttr(schedule)),
+                    b.getNamedAttr("micro_batches", b.getI64IntegerAttr(microBatches)),
+                    b.getNamedAttr("recompute", b.getBoolAttr(recompute)),
+                    b.getNamedAttr("devices", b.getArrayAttr(deviceNames)),
+                    b.getNamedAttr("stage_ms", b.getArrayAttr(times)),
+                    b.getNamedAttr("stage_memory_bytes", b.getArrayAttr(memory)),
+                    b.getNamedAttr("bottleneck_ms", b.getF64FloatAttr(part.bottleneck * 1e3)),
+                }));
+
+  if (report.empty())
+    return success();
+  auto os = openReport(report, module);
+  if (!os)
+    return failure();
+  double total = 0, largest = 0;
+  for (int u = 0; u < n; ++u) {
+    total += problem.time[stageDevice[0]][u];
+    largest = std::max(largest, problem.time[stageDevice[0]][u]);
+  }
+  double bound = std::max(total / stages, largest);
+  *os << llvm::formatv("partition of @{0}: {1} stages, balance={2}, schedule={3}, "
+                       "micro-batches={4}, recompute={5}\n",
+                       function, stages, balance, schedule, microBatches,
+                       recompute ? "on" : "off");
+  *os << llvm::formatv("{0,5} {1,6} {2,-28} {3,-28} {4,10} {5,10} {6,10} {7,10}\n", "stage", "ops",
+                       "first node", "last node", "params MB", "GFLOP", "time ms", "memory GB");
+  for (int64_t s = 0; s < stages; ++s) {
+    int first = part.first[s], last = s + 1 < stages ? part.first[s + 1] - 1 : n - 1;
+    double params = 0, flops = 0;
+    for (int u = first; u <= last; ++u) {
+      params += model.get(units[u]).paramBytes;
+      flops += model.get(units[u]).forwardFlops + model.get(units[u]).backwardFlops;
+    }
+    auto shorten = [](std::string name) {
+      return name.size() > 28 ? name.substr(name.size() - 28) : name;
+    };
+    *os << llvm::formatv("{0,5} {1,6} {2,-28} {3,-28} {4,10:f3} {5,10:f3} {6,10:f4} {7,10:f3}\n", s,
+                         last - first + 1, shorten(CostModel::nodeName(units[first])),
+                         shorten(CostModel::nodeName(units[last])), params / 1e6, flops / 1e9,
+                         part.stageTime[s] * 1e3, part.stageMemory[s] / 1e9);
+  }
+  *os << llvm::formatv("bottleneck {0:f4} ms; lower bound max(total/K, largest op) {1:f4} ms; "
+                       "imbalance {2:f3}\n",
+                       part.bottleneck * 1e3, bound * 1e3, part.bottleneck / bound);
+  return success();
+}
+} // namespace
