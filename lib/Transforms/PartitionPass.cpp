@@ -11,6 +11,7 @@
 
 namespace mlir::gpipe {
 #define GEN_PASS_DEF_PARTITION
+#define GEN_PASS_DEF_PARTITIONREPORT
 #include "gpipe/Transforms/Passes.h.inc"
 } // namespace mlir::gpipe
 
@@ -21,6 +22,162 @@ namespace {
 double bytesOf(Value v) {
   auto t = cast<RankedTensorType>(v.getType());
   return double(t.getNumElements()) * std::max(1u, t.getElementTypeBitWidth() / 8);
+}
+
+/// The partitioning problem of a function: its costed ops as units, their
+/// costs on each stage's device, and the bytes crossing every cut.
+struct ChainSetup {
+  std::unique_ptr<CostModel> model;
+  std::vector<Operation *> units;
+  DenseMap<Operation *, int> index;
+  std::vector<DeviceSpec> kinds;
+  std::vector<int> stageDevice;
+  PartitionProblem problem;
+};
+
+struct SetupOptions {
+  int64_t stages = 1, microBatches = 1;
+  std::vector<std::string> devices;
+  std::string schedule = "gpipe", optimizer = "adam", profile;
+  bool recompute = true;
+  double memoryLimit = 0;
+};
+
+/// Fills `setup`; returns an error message on failure.
+std::optional<std::string> buildChain(func::FuncOp func, const SetupOptions &o,
+                                      ChainSetup &setup) {
+  double factor = optimizerStateFactor(o.optimizer);
+  if (factor < 0)
+    return "unknown optimizer '" + o.optimizer + "'";
+  if (o.devices.empty())
+    return std::string("name the devices: devices=FILE (all stages) or one file per stage");
+  if (o.devices.size() != 1 && (int64_t)o.devices.size() != o.stages)
+    return std::to_string(o.devices.size()) + " device files for " + std::to_string(o.stages) +
+           " stages: give one, or one per stage";
+  llvm::StringMap<int> kindOf;
+  for (int64_t s = 0; s < o.stages; ++s) {
+    const std::string &path = o.devices[o.devices.size() == 1 ? 0 : s];
+    auto [it, inserted] = kindOf.try_emplace(path, (int)setup.kinds.size());
+    if (inserted) {
+      DeviceSpec spec;
+      std::string message;
+      if (!DeviceSpec::load(path, spec, message))
+        return message;
+      setup.kinds.push_back(spec);
+    }
+    setup.stageDevice.push_back(it->second);
+  }
+  setup.model = std::make_unique<CostModel>(func);
+  CostModel &model = *setup.model;
+  model.setOptimizerStateFactor(factor);
+  setup.units.assign(model.ops().begin(), model.ops().end());
+  int n = setup.units.size();
+  if (n < o.stages)
+    return "cannot split " + std::to_string(n) + " ops into " + std::to_string(o.stages) +
+           " stages";
+  PartitionProblem &problem = setup.problem;
+  problem.microBatches = o.microBatches;
+  problem.oneForwardOneBackward = o.schedule == "1f1b";
+  problem.recompute = o.recompute;
+  for (const DeviceSpec &kind : setup.kinds) {
+    model.setDevice(kind);
+    if (!o.profile.empty()) {
+      std::string message;
+      if (!model.loadProfile(o.profile, message))
+        return message;
+    }
+    std::vector<double> times;
+    for (Operation *op : setup.units) {
+      const OpCost &c = model.get(op);
+      times.push_back(c.forwardTime * (o.recompute ? 2 : 1) + c.backwardTime);
+    }
+    problem.time.push_back(std::move(times));
+  }
+  for (auto [i, op] : llvm::enumerate(setup.units)) {
+    setup.index[op] = i;
+    problem.stateBytes.push_back(model.get(op).paramBytes + model.get(op).optimizerBytes);
+    problem.activationBytes.push_back(model.get(op).activationBytes);
+  }
+  // Bytes crossing each cut: every value produced before it (or a function
+  // argument) and used after it. Parameters and constants are not sent: they
+  // live on the stages that use them.
+  std::vector<double> delta(n + 1, 0);
+  auto lastUse = [&](Value v) {
+    int last = -1;
+    for (Operation *user : v.getUsers()) {
+      auto it = setup.index.find(user);
+      last = std::max(last, it != setup.index.end() ? it->second : n - 1);
+    }
+    return last;
+  };
+  for (BlockArgument arg : func.getArguments()) {
+    int last = lastUse(arg);
+    if (last > 0) {
+      delta[0] += bytesOf(arg);
+      delta[last] -= bytesOf(arg);
+    }
+    if (last >= 0)
+      problem.inputBytes += bytesOf(arg);
+  }
+  for (auto [i, op] : llvm::enumerate(setup.units))
+    for (Value r : op->getResults()) {
+      int last = lastUse(r);
+      if (last > (int)i) {
+        delta[i] += bytesOf(r);
+        delta[last] -= bytesOf(r);
+      }
+    }
+  double running = 0;
+  for (int c = 0; c + 1 < n; ++c) {
+    running += delta[c];
+    problem.cutBytes.push_back(running);
+  }
+  for (int64_t s = 0; s < o.stages; ++s) {
+    const DeviceSpec &d = setup.kinds[setup.stageDevice[s]];
+    problem.device.push_back(setup.stageDevice[s]);
+    problem.memoryLimit.push_back(o.memoryLimit > 0 ? o.memoryLimit : d.memoryCapacity);
+    problem.linkBandwidth.push_back(d.linkBandwidth);
+    problem.linkLatency.push_back(d.linkLatency);
+  }
+  return std::nullopt;
+}
+
+/// Prints the per-stage table and the imbalance against the lower bound.
+void printReport(llvm::raw_ostream &os, StringRef function, const ChainSetup &setup,
+                 const Partition &part, StringRef balance, StringRef schedule, bool recompute) {
+  const PartitionProblem &problem = setup.problem;
+  int n = setup.units.size(), stages = problem.numStages();
+  double total = 0, largest = 0;
+  for (int u = 0; u < n; ++u) {
+    total += problem.time[problem.device[0]][u];
+    largest = std::max(largest, problem.time[problem.device[0]][u]);
+  }
+  double bound = std::max(total / stages, largest);
+  os << llvm::formatv("partition of @{0}: {1} stages, balance={2}, schedule={3}, "
+                      "micro-batches={4}, recompute={5}\n",
+                      function, stages, balance, schedule, problem.microBatches,
+                      recompute ? "on" : "off");
+  os << llvm::formatv("{0,5} {1,6} {2,-28} {3,-28} {4,10} {5,10} {6,10} {7,10}\n", "stage", "ops",
+                      "first node", "last node", "params MB", "GFLOP", "time ms", "memory GB");
+  auto shorten = [](std::string name) {
+    return name.size() > 28 ? name.substr(name.size() - 28) : name;
+  };
+  for (int s = 0; s < stages; ++s) {
+    int first = part.first[s], last = s + 1 < stages ? part.first[s + 1] - 1 : n - 1;
+    double params = 0, flops = 0;
+    for (int u = first; u <= last; ++u) {
+      params += setup.model->get(setup.units[u]).paramBytes;
+      flops += setup.model->get(setup.units[u]).forwardFlops +
+               setup.model->get(setup.units[u]).backwardFlops;
+    }
+    os << llvm::formatv("{0,5} {1,6} {2,-28} {3,-28} {4,10:f3} {5,10:f3} {6,10:f4} {7,10:f3}\n", s,
+                        last - first + 1, shorten(CostModel::nodeName(setup.units[first])),
+                        shorten(CostModel::nodeName(setup.units[last])), params / 1e6,
+                        flops / 1e9, part.stageTime[s] * 1e3, part.stageMemory[s] / 1e9);
+  }
+  os << llvm::formatv("bottleneck {0:f4} ms; lower bound max(total/K, largest op) {1:f4} ms; "
+                      "imbalance {2:f3}\n",
+                      part.bottleneck * 1e3, bound * 1e3, part.bottleneck / bound);
 }
 
 struct PartitionPass : public gpipe::impl::PartitionBase<PartitionPass> {
@@ -48,104 +205,24 @@ LogicalResult PartitionPass::run() {
     return error() << "schedule must be gpipe or 1f1b, got '" << schedule << "'";
   if (stages < 1 || microBatches < 1 || memoryLimit < 0)
     return error() << "stages and micro-batches must be positive, memory-limit non-negative";
-  double factor = optimizerStateFactor(optimizer);
-  if (factor < 0)
-    return error() << "unknown optimizer '" << optimizer << "'";
-  if (devices.empty())
-    return error() << "name the devices: devices=FILE (all stages) or one file per stage";
-  if (devices.size() != 1 && (int64_t)devices.size() != stages)
-    return error() << devices.size() << " device files for " << stages.getValue()
-                   << " stages: give one, or one per stage";
-
-  // Distinct devices, and which one each stage runs on.
-  std::vector<DeviceSpec> kinds;
-  llvm::StringMap<int> kindOf;
-  std::vector<int> stageDevice;
-  for (int64_t s = 0; s < stages; ++s) {
-    const std::string &path = devices[devices.size() == 1 ? 0 : s];
-    auto [it, inserted] = kindOf.try_emplace(path, (int)kinds.size());
-    if (inserted) {
-      DeviceSpec spec;
-      std::string message;
-      if (!DeviceSpec::load(path, spec, message))
-        return error() << message;
-      kinds.push_back(spec);
-    }
-    stageDevice.push_back(it->second);
-  }
-
-  CostModel model(func);
-  model.setOptimizerStateFactor(factor);
-  ArrayRef<Operation *> units = model.ops();
+  SetupOptions setupOptions;
+  setupOptions.stages = stages;
+  setupOptions.microBatches = microBatches;
+  setupOptions.devices.assign(devices.begin(), devices.end());
+  setupOptions.schedule = schedule;
+  setupOptions.optimizer = optimizer;
+  setupOptions.profile = profile;
+  setupOptions.recompute = recompute;
+  setupOptions.memoryLimit = memoryLimit;
+  ChainSetup setup;
+  if (auto message = buildChain(func, setupOptions, setup))
+    return error() << *message;
+  PartitionProblem &problem = setup.problem;
+  ArrayRef<Operation *> units = setup.units;
+  DenseMap<Operation *, int> &index = setup.index;
+  std::vector<DeviceSpec> &kinds = setup.kinds;
+  std::vector<int> &stageDevice = setup.stageDevice;
   int n = units.size();
-  if (n < stages)
-    return error() << "cannot split " << n << " ops into " << stages.getValue() << " stages";
-
-  PartitionProblem problem;
-  problem.microBatches = microBatches;
-  problem.oneForwardOneBackward = schedule == "1f1b";
-  problem.recompute = recompute;
-  for (const DeviceSpec &kind : kinds) {
-    model.setDevice(kind);
-    if (!profile.empty()) {
-      std::string message;
-      if (!model.loadProfile(profile, message))
-        return error() << message;
-    }
-    std::vector<double> times;
-    for (Operation *op : units) {
-      const OpCost &c = model.get(op);
-      times.push_back(c.forwardTime * (recompute ? 2 : 1) + c.backwardTime);
-    }
-    problem.time.push_back(std::move(times));
-  }
-  DenseMap<Operation *, int> index;
-  for (auto [i, op] : llvm::enumerate(units)) {
-    index[op] = i;
-    problem.stateBytes.push_back(model.get(op).paramBytes + model.get(op).optimizerBytes);
-    problem.activationBytes.push_back(model.get(op).activationBytes);
-  }
-  // Bytes crossing each cut: every value produced before it (or a function
-  // argument) and used after it. Parameters and constants are not sent: they
-  // live on the stages that use them.
-  std::vector<double> delta(n + 1, 0);
-  auto lastUse = [&](Value v) {
-    int last = -1;
-    for (Operation *user : v.getUsers()) {
-      auto it = index.find(user);
-      last = std::max(last, it != index.end() ? it->second : n - 1);
-    }
-    return last;
-  };
-  for (BlockArgument arg : func.getArguments()) {
-    int last = lastUse(arg);
-    if (last > 0) {
-      delta[0] += bytesOf(arg);
-      delta[last] -= bytesOf(arg);
-    }
-    if (last >= 0)
-      problem.inputBytes += bytesOf(arg);
-  }
-  for (auto [i, op] : llvm::enumerate(units))
-    for (Value r : op->getResults()) {
-      int last = lastUse(r);
-      if (last > (int)i) {
-        delta[i] += bytesOf(r);
-        delta[last] -= bytesOf(r);
-      }
-    }
-  double running = 0;
-  for (int c = 0; c + 1 < n; ++c) {
-    running += delta[c];
-    problem.cutBytes.push_back(running);
-  }
-  for (int64_t s = 0; s < stages; ++s) {
-    const DeviceSpec &d = kinds[stageDevice[s]];
-    problem.device.push_back(stageDevice[s]);
-    problem.memoryLimit.push_back(memoryLimit > 0 ? memoryLimit.getValue() : d.memoryCapacity);
-    problem.linkBandwidth.push_back(d.linkBandwidth);
-    problem.linkLatency.push_back(d.linkLatency);
-  }
   for (const std::string &name : splitPoints) {
     auto it = llvm::find_if(units, [&](Operation *op) { return CostModel::nodeName(op) == name; });
     if (it == units.end())
@@ -204,6 +281,7 @@ LogicalResult PartitionPass::run() {
         s = std::min<int64_t>(s, stageOfUnit(it->second));
     op.setAttr("gpipe.stage", b.getI64IntegerAttr(s));
   }
+  SmallVector<StringRef> deviceFiles(setupOptions.devices.begin(), setupOptions.devices.end());
   SmallVector<Attribute> deviceNames, times, memory;
   for (int64_t s = 0; s < stages; ++s) {
     deviceNames.push_back(b.getStringAttr(kinds[stageDevice[s]].name));
@@ -218,6 +296,8 @@ LogicalResult PartitionPass::run() {
                     b.getNamedAttr("micro_batches", b.getI64IntegerAttr(microBatches)),
                     b.getNamedAttr("recompute", b.getBoolAttr(recompute)),
                     b.getNamedAttr("devices", b.getArrayAttr(deviceNames)),
+                    b.getNamedAttr("device_files", b.getStrArrayAttr(deviceFiles)),
+                    b.getNamedAttr("optimizer", b.getStringAttr(optimizer)),
                     b.getNamedAttr("stage_ms", b.getArrayAttr(times)),
                     b.getNamedAttr("stage_memory_bytes", b.getArrayAttr(memory)),
                     b.getNamedAttr("bottleneck_ms", b.getF64FloatAttr(part.bottleneck * 1e3)),
@@ -228,36 +308,70 @@ LogicalResult PartitionPass::run() {
   auto os = openReport(report, module);
   if (!os)
     return failure();
-  double total = 0, largest = 0;
-  for (int u = 0; u < n; ++u) {
-    total += problem.time[stageDevice[0]][u];
-    largest = std::max(largest, problem.time[stageDevice[0]][u]);
-  }
-  double bound = std::max(total / stages, largest);
-  *os << llvm::formatv("partition of @{0}: {1} stages, balance={2}, schedule={3}, "
-                       "micro-batches={4}, recompute={5}\n",
-                       function, stages, balance, schedule, microBatches,
-                       recompute ? "on" : "off");
-  *os << llvm::formatv("{0,5} {1,6} {2,-28} {3,-28} {4,10} {5,10} {6,10} {7,10}\n", "stage", "ops",
-                       "first node", "last node", "params MB", "GFLOP", "time ms", "memory GB");
-  for (int64_t s = 0; s < stages; ++s) {
-    int first = part.first[s], last = s + 1 < stages ? part.first[s + 1] - 1 : n - 1;
-    double params = 0, flops = 0;
-    for (int u = first; u <= last; ++u) {
-      params += model.get(units[u]).paramBytes;
-      flops += model.get(units[u]).forwardFlops + model.get(units[u]).backwardFlops;
-    }
-    auto shorten = [](std::string name) {
-      return name.size() > 28 ? name.substr(name.size() - 28) : name;
-    };
-    *os << llvm::formatv("{0,5} {1,6} {2,-28} {3,-28} {4,10:f3} {5,10:f3} {6,10:f4} {7,10:f3}\n", s,
-                         last - first + 1, shorten(CostModel::nodeName(units[first])),
-                         shorten(CostModel::nodeName(units[last])), params / 1e6, flops / 1e9,
-                         part.stageTime[s] * 1e3, part.stageMemory[s] / 1e9);
-  }
-  *os << llvm::formatv("bottleneck {0:f4} ms; lower bound max(total/K, largest op) {1:f4} ms; "
-                       "imbalance {2:f3}\n",
-                       part.bottleneck * 1e3, bound * 1e3, part.bottleneck / bound);
+  printReport(*os, function, setup, part, balance, schedule, recompute);
   return success();
 }
+
+struct PartitionReportPass : public gpipe::impl::PartitionReportBase<PartitionReportPass> {
+  using PartitionReportBase::PartitionReportBase;
+
+  void runOnOperation() override {
+    if (failed(run()))
+      signalPassFailure();
+  }
+
+  LogicalResult run() {
+    ModuleOp module = getOperation();
+    func::FuncOp func = lookupModelFunction(module, function, "gpipe-partition-report");
+    if (!func)
+      return failure();
+    auto dict = func->getAttrOfType<DictionaryAttr>("gpipe.partition");
+    auto error = [&]() { return module.emitError("gpipe-partition-report: "); };
+    if (!dict)
+      return error() << "@" << function << " has no gpipe.partition; run gpipe-partition first";
+    auto stagesAttr = dict.getAs<IntegerAttr>("stages");
+    auto files = dict.getAs<ArrayAttr>("device_files");
+    if (!stagesAttr || !files)
+      return error() << "gpipe.partition lacks stages or device_files";
+    SetupOptions o;
+    o.stages = stagesAttr.getInt();
+    for (Attribute f : files)
+      o.devices.push_back(cast<StringAttr>(f).str());
+    if (auto m = dict.getAs<IntegerAttr>("micro_batches"))
+      o.microBatches = m.getInt();
+    if (auto sch = dict.getAs<StringAttr>("schedule"))
+      o.schedule = sch.str();
+    if (auto opt = dict.getAs<StringAttr>("optimizer"))
+      o.optimizer = opt.str();
+    if (auto r = dict.getAs<BoolAttr>("recompute"))
+      o.recompute = r.getValue();
+    ChainSetup setup;
+    if (auto message = buildChain(func, o, setup))
+      return error() << *message;
+    Partition part;
+    part.first.assign(o.stages, -1);
+    int64_t previous = 0;
+    for (auto [i, op] : llvm::enumerate(setup.units)) {
+      auto stage = op->getAttrOfType<IntegerAttr>("gpipe.stage");
+      if (!stage || stage.getInt() < previous || stage.getInt() >= o.stages ||
+          stage.getInt() > previous + 1 || (i == 0 && stage.getInt() != 0))
+        return op->emitError("gpipe-partition-report: the gpipe.stage attributes do not form ")
+               << o.stages << " contiguous stages";
+      if (part.first[stage.getInt()] < 0)
+        part.first[stage.getInt()] = i;
+      previous = stage.getInt();
+    }
+    if (previous != o.stages - 1)
+      return error() << "the ops cover " << previous + 1 << " of " << o.stages << " stages";
+    evaluate(setup.problem, part);
+    auto os = openReport(output, module);
+    if (!os)
+      return failure();
+    StringRef balance = dict.getAs<StringAttr>("balance") ? dict.getAs<StringAttr>("balance").getValue()
+                                                          : StringRef("time");
+    printReport(*os, function, setup, part, balance, o.schedule, o.recompute);
+    markAllAnalysesPreserved();
+    return success();
+  }
+};
 } // namespace

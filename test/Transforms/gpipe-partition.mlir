@@ -1,5 +1,9 @@
 // RUN: gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json report=%t.report" | FileCheck %s
 // RUN: FileCheck %s --check-prefix=REPORT < %t.report
+// The report pass reads the partition back from the IR.
+// RUN: gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json" --mlir-print-debuginfo | gpipe-opt --gpipe-partition-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: not gpipe-opt %s --gpipe-partition-report -o /dev/null 2>&1 | FileCheck %s --check-prefix=UNPARTITIONED
+// UNPARTITIONED: error: gpipe-partition-report: @main has no gpipe.partition; run gpipe-partition first
 // RUN: gpipe-opt %s --gpipe-partition="stages=3 devices=%S/../../devices/h100-sxm.json,%S/../../devices/a100-80gb.json,%S/../../devices/h100-sxm.json schedule=1f1b micro-batches=4" | FileCheck %s --check-prefix=HETERO
 // RUN: gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json split-points=relu1" | FileCheck %s --check-prefix=SPLIT
 // RUN: gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json balance=uniform" | FileCheck %s --check-prefix=UNIFORM
@@ -31,7 +35,7 @@ func.func @main(%x: tensor<512x1024xf32> {gpipe.name = "x"}) -> (tensor<512x10xf
 }
 
 // CHECK: func.func @main
-// CHECK-SAME: gpipe.partition = {balance = "time", bottleneck_ms = {{.*}}, devices = ["NVIDIA H100 SXM5 80GB", "NVIDIA H100 SXM5 80GB"], micro_batches = 1 : i64, recompute = true, schedule = "gpipe", stage_memory_bytes = [{{.*}}], stage_ms = [{{.*}}], stages = 2 : i64}
+// CHECK-SAME: gpipe.partition = {balance = "time", bottleneck_ms = {{.*}}, device_files = ["{{.*}}h100-sxm.json"], devices = ["NVIDIA H100 SXM5 80GB", "NVIDIA H100 SXM5 80GB"], micro_batches = 1 : i64, optimizer = "adam", recompute = true, schedule = "gpipe", stage_memory_bytes = [{{.*}}], stage_ms = [{{.*}}], stages = 2 : i64}
 // CHECK: gpipe.get_param @w1 {{.*}}gpipe.stage = 0
 // CHECK: gpipe.matmul {{.*}}gpipe.stage = 0
 // CHECK: gpipe.matmul {{.*}}gpipe.stage = 0

@@ -151,4 +151,22 @@ def Partition : Pass<"gpipe-partition", "mlir::ModuleOp"> {
   ];
 }
 
+def PartitionReport : Pass<"gpipe-partition-report", "mlir::ModuleOp"> {
+  let summary = "Print the pipeline partition recorded in the IR";
+  let description = [{
+    Reads the partition `gpipe-partition` recorded (the `gpipe.partition`
+    dictionary and every op's `gpipe.stage`) and prints, per stage, its ops
+    (count, first and last ONNX node), parameters, FLOPs, estimated time and
+    memory, then the bottleneck against the lower bound
+    max(total / K, largest op) and their ratio (the imbalance).
+
+    Example: `gpipe-opt --gpipe-partition="stages=4 devices=devices/h100-sxm.json" --gpipe-partition-report model.mlir`
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"main\"", "The model function">,
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "Where to write the report ('-': stdout)">,
+  ];
+}
+
 #endif // GPIPE_TRANSFORMS_PASSES_TD
