@@ -192,6 +192,11 @@ void CostModel::setOptimizerStateFactor(double factor) {
 void CostModel::setDevice(const DeviceSpec &device) {
   for (Operation *op : order) {
     OpCost &c = costs[op];
+    // Read parameters, gradients and state; write parameters and state.
+    c.updateTime = c.paramBytes > 0 ? (2 * c.paramBytes + 2 * c.optimizerBytes) /
+                                              device.memoryBandwidth +
+                                          device.kernelOverhead
+                                    : 0.0;
     if (c.measured)
       continue;
     Type elt = op->getNumResults() ? cast<RankedTensorType>(op->getResult(0).getType()).getElementType()

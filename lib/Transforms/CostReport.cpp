@@ -49,7 +49,7 @@ double mlir::gpipe::optimizerStateFactor(StringRef optimizer) {
 namespace {
 struct Totals {
   double fwdFlops = 0, bwdFlops = 0, read = 0, written = 0, act = 0, params = 0, opt = 0,
-         fwdTime = 0, bwdTime = 0;
+         fwdTime = 0, bwdTime = 0, updTime = 0;
   int64_t ops = 0;
   void add(const OpCost &c) {
     fwdFlops += c.forwardFlops;
@@ -61,6 +61,7 @@ struct Totals {
     opt += c.optimizerBytes;
     fwdTime += c.forwardTime;
     bwdTime += c.backwardTime;
+    updTime += c.updateTime;
     ++ops;
   }
   llvm::json::Object json() const {
@@ -68,7 +69,8 @@ struct Totals {
                               {"bytes_read", read},          {"bytes_written", written},
                               {"activation_bytes", act},     {"param_bytes", params},
                               {"optimizer_bytes", opt},      {"forward_ms", fwdTime * 1e3},
-                              {"backward_ms", bwdTime * 1e3}, {"ops", ops}};
+                              {"backward_ms", bwdTime * 1e3}, {"update_ms", updTime * 1e3},
+                              {"ops", ops}};
   }
 };
 

@@ -89,7 +89,7 @@ std::optional<std::string> buildChain(func::FuncOp func, const SetupOptions &o,
     std::vector<double> times;
     for (Operation *op : setup.units) {
       const OpCost &c = model.get(op);
-      times.push_back(c.forwardTime * (o.recompute ? 2 : 1) + c.backwardTime);
+      times.push_back(c.forwardTime * (o.recompute ? 2 : 1) + c.backwardTime + c.updateTime);
     }
     problem.time.push_back(std::move(times));
   }

@@ -45,8 +45,10 @@ struct OpCost {
   /// Parameters the op reads first (each parameter counts once), and their
   /// gradient plus optimizer state.
   double paramBytes = 0, optimizerBytes = 0;
-  /// Seconds on the device: estimated (roofline) or measured.
-  double forwardTime = 0, backwardTime = 0;
+  /// Seconds on the device: estimated (roofline) or measured; and the
+  /// optimizer's update of the op's parameters (a pass over the parameters,
+  /// their gradients and optimizer state).
+  double forwardTime = 0, backwardTime = 0, updateTime = 0;
   bool measured = false;
 };
 

@@ -111,8 +111,9 @@ def Partition : Pass<"gpipe-partition", "mlir::ModuleOp"> {
     micro-batches, per-stage times and memory, the bottleneck).
 
     With `balance=time` (the default) the partition minimizes the slowest
-    stage's time per mini-batch: its forward, backward and (with
-    `recompute`) recomputed forward, from the cost model on its device, plus
+    stage's time per mini-batch: its forward, backward, (with `recompute`)
+    recomputed forward and optimizer update, from the cost model on its
+    device, plus
     sending and receiving every tensor that crosses its boundaries, forward
     and backward, in `micro-batches` messages. Every stage's memory must fit
     `memory-limit` (default: its device's capacity): its parameters with
