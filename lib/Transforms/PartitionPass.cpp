@@ -4,6 +4,7 @@
 #include "gpipe/Transforms/CostModel.h"
 #include "gpipe/Transforms/Partition.h"
 #include "gpipe/Transforms/Passes.h"
+#include "gpipe/Transforms/PipelineModel.h"
 #include "gpipe/Transforms/ReportUtils.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -24,28 +25,10 @@ double bytesOf(Value v) {
   return double(t.getNumElements()) * std::max(1u, t.getElementTypeBitWidth() / 8);
 }
 
-/// The partitioning problem of a function: its costed ops as units, their
-/// costs on each stage's device, and the bytes crossing every cut.
-struct ChainSetup {
-  std::unique_ptr<CostModel> model;
-  std::vector<Operation *> units;
-  DenseMap<Operation *, int> index;
-  std::vector<DeviceSpec> kinds;
-  std::vector<int> stageDevice;
-  PartitionProblem problem;
-};
+} // namespace
 
-struct SetupOptions {
-  int64_t stages = 1, microBatches = 1;
-  std::vector<std::string> devices;
-  std::string schedule = "gpipe", optimizer = "adam", profile;
-  bool recompute = true;
-  double memoryLimit = 0;
-};
-
-/// Fills `setup`; returns an error message on failure.
-std::optional<std::string> buildChain(func::FuncOp func, const SetupOptions &o,
-                                      ChainSetup &setup) {
+std::optional<std::string> mlir::gpipe::buildChain(func::FuncOp func, const SetupOptions &o,
+                                                   ChainSetup &setup) {
   double factor = optimizerStateFactor(o.optimizer);
   if (factor < 0)
     return "unknown optimizer '" + o.optimizer + "'";
@@ -142,6 +125,7 @@ std::optional<std::string> buildChain(func::FuncOp func, const SetupOptions &o,
   return std::nullopt;
 }
 
+namespace {
 /// Prints the per-stage table and the imbalance against the lower bound.
 void printReport(llvm::raw_ostream &os, StringRef function, const ChainSetup &setup,
                  const Partition &part, StringRef balance, StringRef schedule, bool recompute) {
@@ -325,45 +309,12 @@ struct PartitionReportPass : public gpipe::impl::PartitionReportBase<PartitionRe
     func::FuncOp func = lookupModelFunction(module, function, "gpipe-partition-report");
     if (!func)
       return failure();
-    auto dict = func->getAttrOfType<DictionaryAttr>("gpipe.partition");
-    auto error = [&]() { return module.emitError("gpipe-partition-report: "); };
-    if (!dict)
-      return error() << "@" << function << " has no gpipe.partition; run gpipe-partition first";
-    auto stagesAttr = dict.getAs<IntegerAttr>("stages");
-    auto files = dict.getAs<ArrayAttr>("device_files");
-    if (!stagesAttr || !files)
-      return error() << "gpipe.partition lacks stages or device_files";
     SetupOptions o;
-    o.stages = stagesAttr.getInt();
-    for (Attribute f : files)
-      o.devices.push_back(cast<StringAttr>(f).str());
-    if (auto m = dict.getAs<IntegerAttr>("micro_batches"))
-      o.microBatches = m.getInt();
-    if (auto sch = dict.getAs<StringAttr>("schedule"))
-      o.schedule = sch.str();
-    if (auto opt = dict.getAs<StringAttr>("optimizer"))
-      o.optimizer = opt.str();
-    if (auto r = dict.getAs<BoolAttr>("recompute"))
-      o.recompute = r.getValue();
     ChainSetup setup;
-    if (auto message = buildChain(func, o, setup))
-      return error() << *message;
     Partition part;
-    part.first.assign(o.stages, -1);
-    int64_t previous = 0;
-    for (auto [i, op] : llvm::enumerate(setup.units)) {
-      auto stage = op->getAttrOfType<IntegerAttr>("gpipe.stage");
-      if (!stage || stage.getInt() < previous || stage.getInt() >= o.stages ||
-          stage.getInt() > previous + 1 || (i == 0 && stage.getInt() != 0))
-        return op->emitError("gpipe-partition-report: the gpipe.stage attributes do not form ")
-               << o.stages << " contiguous stages";
-      if (part.first[stage.getInt()] < 0)
-        part.first[stage.getInt()] = i;
-      previous = stage.getInt();
-    }
-    if (previous != o.stages - 1)
-      return error() << "the ops cover " << previous + 1 << " of " << o.stages << " stages";
-    evaluate(setup.problem, part);
+    if (auto message = readPartition(func, o, setup, part))
+      return module.emitError("gpipe-partition-report: ") << *message;
+    auto dict = func->getAttrOfType<DictionaryAttr>("gpipe.partition");
     auto os = openReport(output, module);
     if (!os)
       return failure();
@@ -375,3 +326,44 @@ struct PartitionReportPass : public gpipe::impl::PartitionReportBase<PartitionRe
   }
 };
 } // namespace
+
+std::optional<std::string> mlir::gpipe::readPartition(func::FuncOp func, SetupOptions &o,
+                                                      ChainSetup &setup, Partition &part) {
+  auto dict = func->getAttrOfType<DictionaryAttr>("gpipe.partition");
+  if (!dict)
+    return "@" + func.getSymName().str() + " has no gpipe.partition; run gpipe-partition first";
+  auto stagesAttr = dict.getAs<IntegerAttr>("stages");
+  auto files = dict.getAs<ArrayAttr>("device_files");
+  if (!stagesAttr || !files)
+    return std::string("gpipe.partition lacks stages or device_files");
+  o.stages = stagesAttr.getInt();
+  for (Attribute f : files)
+    o.devices.push_back(cast<StringAttr>(f).str());
+  if (auto m = dict.getAs<IntegerAttr>("micro_batches"))
+    o.microBatches = m.getInt();
+  if (auto sch = dict.getAs<StringAttr>("schedule"))
+    o.schedule = sch.str();
+  if (auto opt = dict.getAs<StringAttr>("optimizer"))
+    o.optimizer = opt.str();
+  if (auto r = dict.getAs<BoolAttr>("recompute"))
+    o.recompute = r.getValue();
+  if (auto message = buildChain(func, o, setup))
+    return message;
+  part.first.assign(o.stages, -1);
+  int64_t previous = 0;
+  for (auto [i, op] : llvm::enumerate(setup.units)) {
+    auto stage = op->getAttrOfType<IntegerAttr>("gpipe.stage");
+    if (!stage || stage.getInt() < previous || stage.getInt() >= o.stages ||
+        stage.getInt() > previous + 1 || (i == 0 && stage.getInt() != 0))
+      return "the gpipe.stage attributes do not form " + std::to_string(o.stages) +
+             " contiguous stages (at " + CostModel::nodeName(op) + ")";
+    if (part.first[stage.getInt()] < 0)
+      part.first[stage.getInt()] = i;
+    previous = stage.getInt();
+  }
+  if (previous != o.stages - 1)
+    return "the ops cover " + std::to_string(previous + 1) + " of " + std::to_string(o.stages) +
+           " stages";
+  evaluate(setup.problem, part);
+  return std::nullopt;
+}

@@ -170,4 +170,34 @@ def PartitionReport : Pass<"gpipe-partition-report", "mlir::ModuleOp"> {
   ];
 }
 
+def ScheduleReport : Pass<"gpipe-schedule-report", "mlir::ModuleOp"> {
+  let summary = "Pipeline schedules of a partitioned model: timeline, bubble, peak memory";
+  let description = [{
+    For the partition `gpipe-partition` recorded in the IR, builds the
+    per-stage programs of GPipe's fill-drain and of 1F1B with each recompute
+    policy (none, full, except-last), proves that every send meets its
+    receive in order and that no stage waits forever, lays them out in time
+    from the cost model (micro-batch costs are the mini-batch's divided by
+    M), and prints per schedule and policy the makespan, the bubble fraction
+    next to GPipe's (K - 1) / (M + K - 1), and each stage's peak memory.
+    With `svg`, draws the chosen schedule's timeline: stages by time,
+    forward, recompute, backward, update and transfers told apart (GPipe's
+    Figure 2 for this model).
+
+    Example: `gpipe-opt --gpipe-partition="stages=4 devices=devices/h100-sxm.json micro-batches=8" --gpipe-schedule-report="schedule=1f1b svg=timeline.svg"`
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"main\"", "The model function">,
+    Option<"microBatches", "micro-batches", "int64_t", /*default=*/"0",
+           "Micro-batches (0: the partition's)">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"gpipe\"",
+           "The schedule to draw: gpipe | 1f1b">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"full\"",
+           "The recompute policy to draw: none | full | except-last">,
+    Option<"svg", "svg", "std::string", /*default=*/"\"\"", "Write the timeline SVG here">,
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "Where to write the report ('-': stdout)">,
+  ];
+}
+
 #endif // GPIPE_TRANSFORMS_PASSES_TD

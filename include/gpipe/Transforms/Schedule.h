@@ -1,0 +1,103 @@
+//===- Schedule.h - pipeline schedules, their checks and timelines -*- C++ -*-===//
+//
+// The per-stage programs of a pipeline schedule (GPipe's fill-drain or
+// PipeDream-flush 1F1B) over M micro-batches, a verifier that proves every
+// send meets its receive in order and that no stage waits forever, and a
+// simulation that lays the programs out in time from per-stage costs: the
+// timeline, the bubble fraction and each stage's peak memory. Independent of
+// MLIR, like the partitioner.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPIPE_TRANSFORMS_SCHEDULE_H
+#define GPIPE_TRANSFORMS_SCHEDULE_H
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::gpipe {
+
+enum class ScheduleKind { GPipe, OneFOneB };
+enum class RecomputePolicy { None, Full, ExceptLast };
+
+enum class ActionKind {
+  Forward,
+  Recompute,
+  Backward,
+  SendActivation,
+  RecvActivation,
+  SendGradient,
+  RecvGradient,
+  Update,
+};
+const char *actionName(ActionKind kind);
+
+struct Action {
+  ActionKind kind;
+  int microBatch = -1;
+  /// The other stage of a send or receive.
+  int peer = -1;
+};
+
+struct Schedule {
+  int stages = 1, microBatches = 1;
+  ScheduleKind kind = ScheduleKind::GPipe;
+  RecomputePolicy recompute = RecomputePolicy::None;
+  /// programs[s]: what stage s does, in order.
+  std::vector<std::vector<Action>> programs;
+};
+
+/// The programs of `kind` for K stages and M micro-batches: each stage
+/// receives its input, runs the forward and sends the result on; backward
+/// passes receive the output gradient, recompute as `policy` says, run the
+/// backward and send the input gradient back; one optimizer update ends.
+Schedule buildSchedule(int stages, int microBatches, ScheduleKind kind,
+                       RecomputePolicy policy);
+
+/// Checks that the activations stage s sends to s + 1 are the ones s + 1
+/// receives, in the same order (and the gradients going back), and that the
+/// programs complete when sends are buffered and receives wait: a deadlock
+/// is an error naming the stuck stages. nullopt when sound.
+std::optional<std::string> verifySchedule(const Schedule &schedule);
+
+/// What one stage costs per micro-batch, in seconds and bytes.
+struct StageCosts {
+  double forward = 0, backward = 0, update = 0;
+  /// Transfer of one micro-batch's boundary tensor to the next stage (the
+  /// activation) and to the previous one (its gradient).
+  double sendActivation = 0, sendGradient = 0;
+  /// Parameters, gradients and optimizer state; one micro-batch's
+  /// activations; one micro-batch's stage input.
+  double stateBytes = 0, activationBytes = 0, inputBytes = 0;
+};
+
+struct TimedAction {
+  int stage;
+  Action action;
+  double start, end;
+};
+
+struct Timeline {
+  std::vector<TimedAction> actions;
+  /// When the last backward ends (the optimizer updates follow).
+  double makespan = 0;
+  /// 1 - (compute time of all stages) / (K * makespan).
+  double bubbleFraction = 0;
+  /// Peak bytes per stage: state plus the activations alive at the worst
+  /// point of its program.
+  std::vector<double> peakMemory;
+};
+
+/// Lays the programs out in time (sends are asynchronous: a receive waits
+/// for the message to arrive) and tracks each stage's memory.
+Timeline simulate(const Schedule &schedule, const std::vector<StageCosts> &costs);
+
+/// The timeline as an SVG picture: a row per stage, forward, recompute,
+/// backward and update told apart by color, transfers in a lane below.
+std::string renderSvg(const Schedule &schedule, const Timeline &timeline,
+                      const std::string &title);
+
+} // namespace mlir::gpipe
+
+#endif // GPIPE_TRANSFORMS_SCHEDULE_H
