@@ -5,6 +5,8 @@
 #include "gpipe/Transforms/ReportUtils.h"
 #include "gpipe/Transforms/Schedule.h"
 
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -123,3 +125,23 @@ struct ScheduleReportPass : public gpipe::impl::ScheduleReportBase<ScheduleRepor
   }
 };
 } // namespace
+
+void mlir::gpipe::registerScheduleSvgPipeline() {
+  // `--gpipe-schedule-svg=out.svg`: the whole option string is the path.
+  registerPassPipeline(
+      "gpipe-schedule-svg",
+      "Draw the pipeline timeline of a partitioned model as SVG "
+      "(gpipe-schedule-report with svg=PATH)",
+      [](OpPassManager &pm, StringRef options,
+         function_ref<LogicalResult(const Twine &)> errorHandler) -> LogicalResult {
+        StringRef path = options.trim();
+        if (path.empty() || path.contains('='))
+          return errorHandler("gpipe-schedule-svg expects the output path: "
+                              "--gpipe-schedule-svg=out.svg");
+        ScheduleReportOptions report;
+        report.svg = path.str();
+        pm.addPass(createScheduleReport(report));
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)>) {});
+}

@@ -1,5 +1,9 @@
 // RUN: gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json micro-batches=4" --gpipe-schedule-report="svg=%t.svg schedule=1f1b recompute=full" -o /dev/null | FileCheck %s
 // RUN: FileCheck %s --check-prefix=SVG < %t.svg
+// The form of the issue: --gpipe-schedule-svg=out.svg.
+// RUN: gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json micro-batches=4" --gpipe-schedule-svg=%t.2.svg -o /dev/null
+// RUN: FileCheck %s --check-prefix=SVG2 < %t.2.svg
+// SVG2: @main: 2 stages, 4 micro-batches, gpipe, recompute full
 // RUN: not gpipe-opt %s --gpipe-schedule-report -o /dev/null 2>&1 | FileCheck %s --check-prefix=UNPARTITIONED
 // RUN: not gpipe-opt %s --gpipe-partition="stages=2 devices=%S/../../devices/h100-sxm.json" --gpipe-schedule-report="schedule=zigzag" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSCHEDULE
 

@@ -17,6 +17,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<mlir::gpipe::GPipeDialect, mlir::func::FuncDialect>();
   mlir::gpipe::registerGPipePasses();
+  mlir::gpipe::registerScheduleSvgPipeline();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();

@@ -14,6 +14,10 @@ namespace mlir::gpipe {
 #define GEN_PASS_REGISTRATION
 #include "gpipe/Transforms/Passes.h.inc"
 
+/// Registers `gpipe-schedule-svg=PATH`, gpipe-schedule-report drawing the
+/// GPipe schedule's timeline to PATH.
+void registerScheduleSvgPipeline();
+
 } // namespace mlir::gpipe
 
 #endif // GPIPE_TRANSFORMS_PASSES_H
