@@ -15,6 +15,10 @@ std::optional<gp_dtype> mlir::gpipe::dtypeFor(Type t) {
     return GP_F32;
   if (t.isF64())
     return GP_F64;
+  if (t.isF16())
+    return GP_F16;
+  if (t.isBF16())
+    return GP_BF16;
   if (auto i = dyn_cast<IntegerType>(t)) {
     if (i.isUnsigned())
       return i.getWidth() == 8 ? std::optional<gp_dtype>(GP_U8) : std::nullopt;

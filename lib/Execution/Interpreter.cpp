@@ -102,7 +102,7 @@ LogicalResult Interpreter::constant(ConstantOp op) {
   auto fill = [&](auto tag) {
     using T = decltype(tag);
     T *dst = static_cast<T *>(t->data);
-    if (elt.isF32() || elt.isF64()) {
+    if (isa<FloatType>(elt)) {
       auto values = attr.getValues<APFloat>();
       for (int64_t i = 0; i < n; ++i)
         dst[i] = static_cast<T>(values[attr.isSplat() ? 0 : i].convertToDouble());
@@ -117,6 +117,20 @@ LogicalResult Interpreter::constant(ConstantOp op) {
     }
   };
   switch (t->dtype) {
+  case GP_F16: fill(_Float16{}); break;
+  case GP_BF16: {
+    // bfloat16 is the upper half of the f32 value.
+    std::vector<float> wide(n);
+    auto values = attr.getValues<APFloat>();
+    for (int64_t i = 0; i < n; ++i)
+      wide[i] = values[attr.isSplat() ? 0 : i].convertToFloat();
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t u;
+      std::memcpy(&u, &wide[i], 4);
+      static_cast<uint16_t *>(t->data)[i] = uint16_t(u >> 16);
+    }
+    break;
+  }
   case GP_F32: fill(float{}); break;
   case GP_F64: fill(double{}); break;
   case GP_I64: fill(int64_t{}); break;

@@ -6,11 +6,37 @@
 #include "gpipe/runtime/gp_runtime.h"
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <omp.h>
 #include <string>
 #include <vector>
 
 namespace gp {
+
+/// bfloat16: the upper half of an IEEE binary32, rounded to nearest even.
+struct bf16 {
+  uint16_t bits = 0;
+  bf16() = default;
+  bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) { // NaN stays a (quiet) NaN
+      bits = uint16_t((u >> 16) | 0x40);
+      return;
+    }
+    bits = uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+  template <typename U, std::enable_if_t<std::is_arithmetic_v<U>, int> = 0>
+  bf16(U v) : bf16(float(v)) {}
+  bf16(_Float16 h) : bf16(float(h)) {}
+  operator float() const {
+    uint32_t u = uint32_t(bits) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+};
 
 /// Records `msg` as this thread's last error and returns GP_ERROR.
 gp_status fail(const std::string &msg);
@@ -74,6 +100,28 @@ template <typename Fn> gp_status dispatchAll(gp_dtype dtype, Fn fn) {
   default: return fail("unknown element type");
   }
 }
+
+/// dispatchAll plus the 16-bit floats (only for kernels that just convert).
+template <typename Fn> gp_status dispatchAllWithHalves(gp_dtype dtype, Fn fn) {
+  switch (dtype) {
+  case GP_F16: return fn(_Float16{});
+  case GP_BF16: return fn(bf16{});
+  default: return dispatchAll(dtype, fn);
+  }
+}
+
+inline bool isHalf(gp_dtype d) { return d == GP_F16 || d == GP_BF16; }
+
+/// An f32 copy of a tensor (for f16/bf16 operands computed in f32).
+struct F32Copy {
+  std::vector<float> data;
+  gp_tensor view;
+};
+F32Copy toF32(const gp_tensor *t);
+/// A zeroed f32 tensor shaped like `t`.
+F32Copy f32Like(const gp_tensor *t);
+/// Writes `src` (f32) into `dst` (f16 or bf16), rounding to nearest even.
+void fromF32(const F32Copy &src, gp_tensor *dst);
 
 /// Reads index i of an integer tensor (i64 or i32) as int64.
 inline int64_t indexAt(const gp_tensor *t, int64_t i) {

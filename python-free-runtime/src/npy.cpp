@@ -29,6 +29,7 @@ bool parseDescr(const std::string &d, gp_dtype &dtype) {
     return false;
   std::string kind = d.substr(1);
   if (kind == "f4") dtype = GP_F32;
+  else if (kind == "f2") dtype = GP_F16;
   else if (kind == "f8") dtype = GP_F64;
   else if (kind == "i8") dtype = GP_I64;
   else if (kind == "i4") dtype = GP_I32;
@@ -50,6 +51,8 @@ const char *descrOf(gp_dtype dtype) {
   case GP_I8: return "|i1";
   case GP_U8: return "|u1";
   case GP_BOOL: return "|b1";
+  case GP_F16: return "<f2";
+  case GP_BF16: return nullptr; // NumPy has no bfloat16
   }
   return nullptr;
 }
@@ -111,7 +114,7 @@ extern "C" gp_status gp_npy_read(const char *path, gp_tensor *out) {
   gp_dtype dtype;
   if (!parseDescr(descr, dtype))
     return fail(where + "unsupported element type '" + descr +
-                "' (supported: little-endian f4, f8, i8, i4, i2, i1, u1, b1)");
+                "' (supported: little-endian f2, f4, f8, i8, i4, i2, i1, u1, b1)");
   if (fortran.rfind("False", 0) != 0)
     return fail(where + "Fortran-order arrays are not supported; save with np.ascontiguousarray");
   int64_t dims[GP_MAX_RANK];
@@ -149,7 +152,7 @@ extern "C" gp_status gp_npy_write(const char *path, const gp_tensor *t) {
   std::string where = std::string(path) + ": ";
   const char *descr = descrOf(t->dtype);
   if (!descr)
-    return fail(where + "unknown element type");
+    return fail(where + "NumPy has no " + gp_dtype_name(t->dtype) + " arrays");
   std::string shape = "(";
   for (int32_t i = 0; i < t->rank; ++i)
     shape += std::to_string(t->dims[i]) + (t->rank == 1 ? "," : (i + 1 < t->rank ? ", " : ""));

@@ -22,7 +22,7 @@ extern "C" size_t gp_dtype_size(gp_dtype dtype) {
   switch (dtype) {
   case GP_F64: case GP_I64: return 8;
   case GP_F32: case GP_I32: return 4;
-  case GP_I16: return 2;
+  case GP_I16: case GP_F16: case GP_BF16: return 2;
   case GP_I8: case GP_U8: case GP_BOOL: return 1;
   }
   return 0;
@@ -38,6 +38,8 @@ extern "C" const char *gp_dtype_name(gp_dtype dtype) {
   case GP_I8: return "i8";
   case GP_U8: return "u8";
   case GP_BOOL: return "bool";
+  case GP_F16: return "f16";
+  case GP_BF16: return "bf16";
   }
   return "unknown";
 }
@@ -133,4 +135,35 @@ bool gp::broadcastStrides(const gp_tensor *in, const std::vector<int64_t> &outDi
       return false;
   }
   return true;
+}
+
+gp::F32Copy gp::f32Like(const gp_tensor *t) {
+  F32Copy c;
+  c.view = *t;
+  c.view.dtype = GP_F32;
+  c.data.assign(gp_numel(t), 0.0f);
+  c.view.data = c.data.data();
+  return c;
+}
+
+gp::F32Copy gp::toF32(const gp_tensor *t) {
+  F32Copy c = f32Like(t);
+  int64_t n = gp_numel(t);
+  if (t->dtype == GP_F16)
+    for (int64_t i = 0; i < n; ++i)
+      c.data[i] = float(static_cast<const _Float16 *>(t->data)[i]);
+  else
+    for (int64_t i = 0; i < n; ++i)
+      c.data[i] = float(static_cast<const bf16 *>(t->data)[i]);
+  return c;
+}
+
+void gp::fromF32(const F32Copy &src, gp_tensor *dst) {
+  int64_t n = gp_numel(dst);
+  if (dst->dtype == GP_F16)
+    for (int64_t i = 0; i < n; ++i)
+      static_cast<_Float16 *>(dst->data)[i] = _Float16(src.data[i]);
+  else
+    for (int64_t i = 0; i < n; ++i)
+      static_cast<bf16 *>(dst->data)[i] = bf16(src.data[i]);
 }

@@ -111,3 +111,39 @@ TEST(Elementwise, CastTruncatesAndMakesBooleans) {
   ASSERT_GP_OK(gp_cpu_cast(&x, &b));
   EXPECT_EQ(b.data, (std::vector<uint8_t>{1, 0, 1, 1}));
 }
+
+TEST(Elementwise, HalfPrecisionCastsRoundToNearestEven) {
+  Tensor<float> x(GP_F32, {4});
+  // 1 + 2^-11 lies halfway between two f16 values: ties go to even (1.0).
+  x.data = {1.0f + 1.0f / 2048, 0.1f, -65504.0f, 3.14159f};
+  x.view.data = x.data.data();
+  Tensor<uint16_t> h(GP_F16, {4}), b(GP_BF16, {4});
+  ASSERT_GP_OK(gp_cpu_cast(&x, &h));
+  ASSERT_GP_OK(gp_cpu_cast(&x, &b));
+  EXPECT_EQ(h[0], 0x3c00); // 1.0
+  EXPECT_EQ(h[2], 0xfbff); // -65504, the largest f16
+  EXPECT_EQ(b[3], 0x4049); // 3.140625 (3.14159 rounds up from 0x4048_fd0)
+  Tensor<float> back(GP_F32, {4});
+  ASSERT_GP_OK(gp_cpu_cast(&h, &back));
+  EXPECT_NEAR(back[1], 0.1f, 1e-4);
+  ASSERT_GP_OK(gp_cpu_cast(&b, &back));
+  EXPECT_FLOAT_EQ(back[3], 3.140625f);
+}
+
+TEST(Elementwise, HalfPrecisionArithmeticInF32) {
+  Tensor<float> a32(GP_F32, {3}), b32(GP_F32, {3});
+  a32.data = {1.5f, -2.0f, 0.25f};
+  b32.data = {0.5f, 3.0f, -1.0f};
+  a32.view.data = a32.data.data();
+  b32.view.data = b32.data.data();
+  Tensor<uint16_t> a(GP_F16, {3}), b(GP_F16, {3}), out(GP_F16, {3});
+  ASSERT_GP_OK(gp_cpu_cast(&a32, &a));
+  ASSERT_GP_OK(gp_cpu_cast(&b32, &b));
+  ASSERT_GP_OK(gp_cpu_binary(GP_MAX, &a, &b, &out));
+  Tensor<float> back(GP_F32, {3});
+  ASSERT_GP_OK(gp_cpu_cast(&out, &back));
+  EXPECT_EQ(back.data, (std::vector<float>{1.5f, 3.0f, 0.25f}));
+  Tensor<uint8_t> less(GP_BOOL, {3});
+  ASSERT_GP_OK(gp_cpu_binary(GP_LESS, &a, &b, &less));
+  EXPECT_EQ(less.data, (std::vector<uint8_t>{0, 1, 0}));
+}

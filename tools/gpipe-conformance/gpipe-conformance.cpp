@@ -65,6 +65,18 @@ struct Result {
   std::string reason;
 };
 
+/// ONNX's test data stores bfloat16 tensors as uint16 (NumPy has no
+/// bfloat16); ONNX's own runner reinterprets them, and so does this one.
+std::string asDeclaredType(std::string bytes, int32_t declared) {
+  if (declared != onnx::TensorProto::BFLOAT16)
+    return bytes;
+  onnx::TensorProto t;
+  if (!t.ParseFromString(bytes) || t.data_type() != onnx::TensorProto::UINT16)
+    return bytes;
+  t.set_data_type(onnx::TensorProto::BFLOAT16);
+  return t.SerializeAsString();
+}
+
 bool readFile(StringRef path, std::string &out) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
@@ -117,6 +129,17 @@ bool compare(const gp_tensor &got, const gpipe::DecodedTensor &want, std::string
   switch (got.dtype) {
   case GP_F32: return closeValues((const float *)a, (const float *)b, n, why);
   case GP_F64: return closeValues((const double *)a, (const double *)b, n, why);
+  case GP_F16: return closeValues((const _Float16 *)a, (const _Float16 *)b, n, why);
+  case GP_BF16: {
+    // Compare the f32 values the 16-bit patterns stand for.
+    std::vector<float> x(n), y(n);
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t u = uint32_t(((const uint16_t *)a)[i]) << 16, v = uint32_t(((const uint16_t *)b)[i]) << 16;
+      std::memcpy(&x[i], &u, 4);
+      std::memcpy(&y[i], &v, 4);
+    }
+    return closeValues(x.data(), y.data(), n, why);
+  }
   default:
     if (std::memcmp(a, b, n * gp_dtype_size(got.dtype)) != 0) {
       why = "integer or boolean values differ";
@@ -133,7 +156,8 @@ public:
 private:
   Result runDataSet(MLIRContext &context, func::FuncOp func, StringRef dataDir,
                     const std::vector<std::string> &runtimeInputs,
-                    gpipe::WeightReader &weights);
+                    const std::vector<int32_t> &inputTypes,
+                    const std::vector<int32_t> &outputTypes, gpipe::WeightReader &weights);
 };
 
 Result Runner::run(StringRef caseDir) {
@@ -183,14 +207,16 @@ Result Runner::run(StringRef caseDir) {
       return {Outcome::Failed, llvm::formatv("{0} input files for {1} graph inputs",
                                              inputFiles.size(), graphInputs.size())};
     std::vector<std::string> runtimeInputs;
+    std::vector<int32_t> runtimeTypes;
     for (auto [vi, file] : llvm::zip(graphInputs, inputFiles)) {
       if (!vi->type().has_tensor_type())
         return {Outcome::Unsupported, "input " + vi->name() + " is not a tensor"};
       std::string bytes;
       gpipe::DecodedTensor decoded;
       std::string error;
-      if (!readFile(file, bytes) ||
-          !gpipe::decodeTensorProto(bytes, &context, decoded, error))
+      bool read = readFile(file, bytes);
+      bytes = asDeclaredType(bytes, vi->type().tensor_type().elem_type());
+      if (!read || !gpipe::decodeTensorProto(bytes, &context, decoded, error))
         return {Outcome::Unsupported, "input " + vi->name() + ": " + error};
       const auto &tt = vi->type().tensor_type();
       int32_t elt = tt.elem_type();
@@ -205,6 +231,7 @@ Result Runner::run(StringRef caseDir) {
         if (d.has_dim_param() && i < (size_t)decoded.type.getRank())
           options.dims[d.dim_param()] = decoded.type.getDimSize(i);
       runtimeInputs.push_back(file);
+      runtimeTypes.push_back(vi->type().tensor_type().elem_type());
     }
     OwningOpRef<ModuleOp> module =
         gpipe::importONNXBuffer(modelBytes, modelPath, &context, options);
@@ -216,7 +243,10 @@ Result Runner::run(StringRef caseDir) {
     }
     auto func = module->lookupSymbol<func::FuncOp>("main");
     gpipe::WeightReader weights;
-    last = runDataSet(context, func, dataDir, runtimeInputs, weights);
+    std::vector<int32_t> outputTypes;
+    for (const auto &out : model.graph().output())
+      outputTypes.push_back(out.type().tensor_type().elem_type());
+    last = runDataSet(context, func, dataDir, runtimeInputs, runtimeTypes, outputTypes, weights);
     if (last.outcome == Outcome::Failed && last.reason.empty())
       last.reason = firstError;
     if (last.outcome != Outcome::Passed)
@@ -227,12 +257,16 @@ Result Runner::run(StringRef caseDir) {
 
 Result Runner::runDataSet(MLIRContext &context, func::FuncOp func, StringRef dataDir,
                           const std::vector<std::string> &runtimeInputs,
+                          const std::vector<int32_t> &inputTypes,
+                          const std::vector<int32_t> &outputTypes,
                           gpipe::WeightReader &weights) {
   std::vector<gpipe::HostTensor> args;
   for (auto [i, file] : llvm::enumerate(runtimeInputs)) {
     std::string bytes, error;
     gpipe::DecodedTensor decoded;
-    if (!readFile(file, bytes) || !gpipe::decodeTensorProto(bytes, &context, decoded, error))
+    bool read = readFile(file, bytes);
+    bytes = asDeclaredType(bytes, inputTypes[i]);
+    if (!read || !gpipe::decodeTensorProto(bytes, &context, decoded, error))
       return {Outcome::Failed, "input: " + error};
     auto tensor = gpipe::HostTensor::allocate(decoded.type);
     if (failed(tensor))
@@ -255,7 +289,10 @@ Result Runner::runDataSet(MLIRContext &context, func::FuncOp func, StringRef dat
   for (auto [i, file] : llvm::enumerate(outputFiles)) {
     std::string bytes, error;
     gpipe::DecodedTensor want;
-    if (!readFile(file, bytes) || !gpipe::decodeTensorProto(bytes, &context, want, error))
+    bool read = readFile(file, bytes);
+    if (i < outputTypes.size())
+      bytes = asDeclaredType(bytes, outputTypes[i]);
+    if (!read || !gpipe::decodeTensorProto(bytes, &context, want, error))
       return {Outcome::Failed, "expected output: " + error};
     std::string why;
     if (!compare(*(*results)[i].view(), want, why))

@@ -149,6 +149,13 @@ extern "C" gp_status gp_cpu_unary(gp_unary_op op, const gp_tensor *x,
     return fail("unary: missing operand");
   if (x->dtype != out->dtype || dimsOf(x) != dimsOf(out))
     return fail("unary: result " + describe(out) + " differs from operand " + describe(x));
+  if (isHalf(x->dtype)) {
+    F32Copy in = toF32(x), res = f32Like(out);
+    if (gp_status s = gp_cpu_unary(op, &in.view, p0, p1, &res.view))
+      return s;
+    fromF32(res, out);
+    return GP_OK;
+  }
   int64_t n = gp_numel(x);
   if (op == GP_NOT) {
     if (x->dtype != GP_BOOL)
@@ -201,6 +208,17 @@ extern "C" gp_status gp_cpu_binary(gp_binary_op op, const gp_tensor *a,
                 " differ in element type");
   if ((op == GP_AND || op == GP_OR) && a->dtype != GP_BOOL)
     return fail("and/or need bool operands");
+  if (isHalf(a->dtype)) {
+    F32Copy x = toF32(a), y = toF32(b);
+    bool compare = op >= GP_EQUAL && op <= GP_GREATER_EQUAL;
+    if (compare)
+      return gp_cpu_binary(op, &x.view, &y.view, out);
+    F32Copy res = f32Like(out);
+    if (gp_status s = gp_cpu_binary(op, &x.view, &y.view, &res.view))
+      return s;
+    fromF32(res, out);
+    return GP_OK;
+  }
   return dispatchAll(a->dtype, [&](auto tag) { return binaryKernel<decltype(tag)>(op, a, b, out); });
 }
 
@@ -233,15 +251,27 @@ extern "C" gp_status gp_cpu_cast(const gp_tensor *x, gp_tensor *out) {
   if (dimsOf(x) != dimsOf(out))
     return fail("cast: result " + describe(out) + " differs in shape from " + describe(x));
   int64_t n = gp_numel(x);
-  return dispatchAll(x->dtype, [&](auto inTag) {
+  return dispatchAllWithHalves(x->dtype, [&](auto inTag) {
     using In = decltype(inTag);
     const In *i = static_cast<const In *>(x->data);
-    return dispatchAll(out->dtype, [&](auto outTag) {
+    return dispatchAllWithHalves(out->dtype, [&](auto outTag) {
       using Out = decltype(outTag);
       Out *o = static_cast<Out *>(out->data);
       bool toBool = out->dtype == GP_BOOL;
-      for (int64_t k = 0; k < n; ++k)
-        o[k] = toBool ? Out(i[k] != In(0)) : static_cast<Out>(i[k]);
+      for (int64_t k = 0; k < n; ++k) {
+        // Through float when either side is a 16-bit float.
+        if constexpr (std::is_same_v<In, bf16> || std::is_same_v<In, _Float16> ||
+                      std::is_same_v<Out, bf16> || std::is_same_v<Out, _Float16>) {
+          double v;
+          if constexpr (std::is_integral_v<In> || std::is_same_v<In, double>)
+            v = double(i[k]);
+          else
+            v = double(float(i[k]));
+          o[k] = toBool ? Out(v != 0.0) : Out(v);
+        } else {
+          o[k] = toBool ? Out(i[k] != In(0)) : static_cast<Out>(i[k]);
+        }
+      }
       return GP_OK;
     });
   });

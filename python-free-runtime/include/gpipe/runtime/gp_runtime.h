@@ -29,6 +29,8 @@ typedef enum gp_dtype {
   GP_I8 = 6,
   GP_U8 = 7,
   GP_BOOL = 8, /* one byte per element, 0 or 1 */
+  GP_F16 = 9,  /* IEEE binary16 */
+  GP_BF16 = 10, /* bfloat16 */
 } gp_dtype;
 
 /* A view of a dense row-major tensor; `data` is not owned. */
@@ -73,7 +75,8 @@ typedef enum gp_binary_op {
 
 gp_status gp_cpu_unary(gp_unary_op op, const gp_tensor *x, double param0,
                        double param1, gp_tensor *out);
-/* NumPy broadcasting; comparisons write GP_BOOL. */
+/* NumPy broadcasting; comparisons write GP_BOOL. f16 and bf16 operands
+ * (unary and binary ops) compute in f32 and round once. */
 gp_status gp_cpu_binary(gp_binary_op op, const gp_tensor *a,
                         const gp_tensor *b, gp_tensor *out);
 gp_status gp_cpu_where(const gp_tensor *cond, const gp_tensor *a,
