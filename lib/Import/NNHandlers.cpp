@@ -4,6 +4,8 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace mlir::gpipe;
 using namespace mlir::gpipe::import;
@@ -329,15 +331,13 @@ LogicalResult convertClassLoss(NodeContext &ctx) {
   return success();
 }
 
-template <typename OpTy>
-LogicalResult convertReduce(NodeContext &ctx) {
-  auto x = ctx.input(0);
-  if (failed(x))
-    return failure();
-  int64_t rank = cast<RankedTensorType>(x->getType()).getRank();
+/// The axes of an ONNX reduction (an input for ReduceSum and from opset 18,
+/// an attribute before), normalized and sorted; nullopt for the identity
+/// (noop_with_empty_axes with no axes).
+FailureOr<std::optional<SmallVector<int64_t>>> reduceAxes(NodeContext &ctx, int64_t rank,
+                                                          bool axesAsInput) {
   SmallVector<int64_t> axes;
-  bool axesAsInput = std::is_same_v<OpTy, ReduceSumOp> || ctx.opset >= 18;
-  if (axesAsInput) {
+  if (axesAsInput || ctx.opset >= 18) {
     if (ctx.hasInput(1)) {
       auto a = ctx.constInts(1, "axes");
       if (failed(a))
@@ -347,11 +347,8 @@ LogicalResult convertReduce(NodeContext &ctx) {
   } else if (auto a = ctx.attrInts("axes")) {
     axes = *a;
   }
-  bool keepDims = ctx.attrInt("keepdims", 1) != 0;
-  if (axes.empty() && ctx.attrInt("noop_with_empty_axes", 0)) {
-    ctx.setOutput(0, *x);
-    return success();
-  }
+  if (axes.empty() && ctx.attrInt("noop_with_empty_axes", 0))
+    return std::optional<SmallVector<int64_t>>();
   for (int64_t &a : axes) {
     auto n = ctx.normalizeAxis(a, rank, "reduction axis");
     if (failed(n))
@@ -361,9 +358,46 @@ LogicalResult convertReduce(NodeContext &ctx) {
   llvm::sort(axes);
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
     return ctx.fail("reduction axes repeat");
-  return ctx.setResult(ctx.create1<OpTy>(*x, {ctx.named("axes", ctx.i64Array(axes)),
-                                  ctx.named("keep_dims",
-                                            ctx.builder().getBoolAttr(keepDims))}));
+  return std::optional<SmallVector<int64_t>>(axes);
+}
+
+/// A reduction, optionally of a transformed input (`pre`) and with a
+/// transformed result (`post`): ReduceL1 is the sum of |x|, ReduceL2 the
+/// square root of the sum of squares, ReduceLogSumExp the log of the sum of
+/// exponentials, as ONNX defines them.
+template <typename OpTy>
+Handler reduction(bool axesAsInput, std::function<Value(NodeContext &, Value)> pre = nullptr,
+                  std::function<Value(NodeContext &, Value)> post = nullptr) {
+  return [=](NodeContext &ctx) -> LogicalResult {
+    auto x = ctx.input(0);
+    if (failed(x))
+      return failure();
+    auto axes = reduceAxes(ctx, cast<RankedTensorType>(x->getType()).getRank(), axesAsInput);
+    if (failed(axes))
+      return failure();
+    bool keepDims = ctx.attrInt("keepdims", 1) != 0;
+    Value in = pre ? pre(ctx, *x) : *x;
+    if (!in)
+      return failure();
+    if (!*axes) {
+      ctx.setOutput(0, post ? post(ctx, in) : in);
+      return success();
+    }
+    auto reduced = ctx.create1<OpTy>(in, {ctx.named("axes", ctx.i64Array(**axes)),
+                                          ctx.named("keep_dims", ctx.builder().getBoolAttr(keepDims))});
+    if (failed(reduced))
+      return failure();
+    Value out = post ? post(ctx, *reduced) : *reduced;
+    if (!out)
+      return failure();
+    ctx.setOutput(0, out);
+    return success();
+  };
+}
+
+Value square(NodeContext &ctx, Value v) {
+  auto sq = ctx.create1<MulOp>(ValueRange{v, v});
+  return succeeded(sq) ? *sq : Value();
 }
 } // namespace
 
@@ -382,8 +416,18 @@ void mlir::gpipe::import::registerNNHandlers(HandlerTable &t) {
   t["Dropout"] = convertDropout;
   t["SoftmaxCrossEntropyLoss"] = convertClassLoss<SoftmaxCrossEntropyOp>;
   t["NegativeLogLikelihoodLoss"] = convertClassLoss<NllLossOp>;
-  t["ReduceSum"] = convertReduce<ReduceSumOp>;
-  t["ReduceMean"] = convertReduce<ReduceMeanOp>;
-  t["ReduceMax"] = convertReduce<ReduceMaxOp>;
-  t["ReduceMin"] = convertReduce<ReduceMinOp>;
+  t["ReduceSum"] = reduction<ReduceSumOp>(/*axesAsInput=*/true);
+  t["ReduceMean"] = reduction<ReduceMeanOp>(false);
+  t["ReduceMax"] = reduction<ReduceMaxOp>(false);
+  t["ReduceMin"] = reduction<ReduceMinOp>(false);
+  t["ReduceSumSquare"] = reduction<ReduceSumOp>(false, square);
+  t["ReduceL1"] = reduction<ReduceSumOp>(
+      false, [](NodeContext &ctx, Value v) { return ctx.createSameType<AbsOp>(v); });
+  t["ReduceL2"] = reduction<ReduceSumOp>(
+      false, square, [](NodeContext &ctx, Value v) { return ctx.createSameType<SqrtOp>(v); });
+  t["ReduceLogSum"] = reduction<ReduceSumOp>(
+      false, nullptr, [](NodeContext &ctx, Value v) { return ctx.createSameType<LogOp>(v); });
+  t["ReduceLogSumExp"] = reduction<ReduceSumOp>(
+      false, [](NodeContext &ctx, Value v) { return ctx.createSameType<ExpOp>(v); },
+      [](NodeContext &ctx, Value v) { return ctx.createSameType<LogOp>(v); });
 }

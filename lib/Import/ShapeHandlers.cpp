@@ -325,6 +325,37 @@ LogicalResult convertGather(NodeContext &ctx) {
                             {ctx.named("axis", ctx.builder().getI64IntegerAttr(*axis))}));
 }
 
+/// Trilu: the upper (or lower) triangle of the last two dimensions, as a
+/// select between the input and zero under a mask known at import time.
+LogicalResult convertTrilu(NodeContext &ctx) {
+  auto x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  auto type = cast<RankedTensorType>(x->getType());
+  if (type.getRank() < 2)
+    return ctx.fail("Trilu needs an input of rank >= 2");
+  int64_t k = 0;
+  if (ctx.hasInput(1)) {
+    auto kv = ctx.constInts(1, "k");
+    if (failed(kv))
+      return failure();
+    if (kv->size() != 1)
+      return ctx.fail("input 'k' must hold one value");
+    k = kv->front();
+  }
+  bool upper = ctx.attrInt("upper", 1) != 0;
+  int64_t rows = type.getDimSize(type.getRank() - 2), cols = type.getDimSize(type.getRank() - 1);
+  SmallVector<bool> keep;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      keep.push_back(upper ? j - i >= k : j - i <= k);
+  auto maskType = RankedTensorType::get({rows, cols}, ctx.builder().getI1Type());
+  Value mask = ConstantOp::create(ctx.builder(), ctx.loc,
+                                  cast<ElementsAttr>(DenseElementsAttr::get(maskType, ArrayRef<bool>(keep))));
+  Value zero = ctx.scalarConstant(type.getElementType(), 0);
+  return ctx.setResult(ctx.create1<WhereOp>(ValueRange{mask, *x, zero}));
+}
+
 /// Ops that only ever fold (their result is known at import time); reaching a
 /// handler means an input was not known.
 LogicalResult convertFoldOnly(NodeContext &ctx) {
@@ -345,6 +376,7 @@ void mlir::gpipe::import::registerShapeHandlers(HandlerTable &t) {
   t["Slice"] = convertSlice;
   t["Expand"] = convertExpand;
   t["Gather"] = convertGather;
+  t["Trilu"] = convertTrilu;
   for (const char *op : {"Constant", "Shape", "Size", "ConstantOfShape", "Range"})
     t[op] = convertFoldOnly;
 }
