@@ -325,6 +325,18 @@ LogicalResult Interpreter::execute(Operation *op) {
       .Case([&](ReduceMeanOp o) { return reduce(op, GP_REDUCE_MEAN, o.getAxes()); })
       .Case([&](ReduceMaxOp o) { return reduce(op, GP_REDUCE_MAX, o.getAxes()); })
       .Case([&](ReduceMinOp o) { return reduce(op, GP_REDUCE_MIN, o.getAxes()); })
+      .Case([&](ArgMaxOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_arg_reduce(in(o.getInput()), o.getAxis(), true,
+                                                       o.getSelectLastIndex(), *r));
+      })
+      .Case([&](ArgMinOp o) -> LogicalResult {
+        auto r = result0();
+        return failed(r) ? failure()
+                         : check(op, gp_cpu_arg_reduce(in(o.getInput()), o.getAxis(), false,
+                                                       o.getSelectLastIndex(), *r));
+      })
       // Data movement.
       .Case([&](ConstantOp o) { return constant(o); })
       .Case<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp>([&](Operation *) { return copy(op); })

@@ -395,6 +395,22 @@ Handler reduction(bool axesAsInput, std::function<Value(NodeContext &, Value)> p
   };
 }
 
+template <typename OpTy>
+LogicalResult convertArgReduce(NodeContext &ctx) {
+  auto x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0),
+                                cast<RankedTensorType>(x->getType()).getRank());
+  if (failed(axis))
+    return failure();
+  auto &b = ctx.builder();
+  return ctx.setResult(ctx.create1<OpTy>(
+      *x, {ctx.named("axis", b.getI64IntegerAttr(*axis)),
+           ctx.named("keep_dims", b.getBoolAttr(ctx.attrInt("keepdims", 1) != 0)),
+           ctx.named("select_last_index", b.getBoolAttr(ctx.attrInt("select_last_index", 0) != 0))}));
+}
+
 Value square(NodeContext &ctx, Value v) {
   auto sq = ctx.create1<MulOp>(ValueRange{v, v});
   return succeeded(sq) ? *sq : Value();
@@ -420,6 +436,8 @@ void mlir::gpipe::import::registerNNHandlers(HandlerTable &t) {
   t["ReduceMean"] = reduction<ReduceMeanOp>(false);
   t["ReduceMax"] = reduction<ReduceMaxOp>(false);
   t["ReduceMin"] = reduction<ReduceMinOp>(false);
+  t["ArgMax"] = convertArgReduce<ArgMaxOp>;
+  t["ArgMin"] = convertArgReduce<ArgMinOp>;
   t["ReduceSumSquare"] = reduction<ReduceSumOp>(false, square);
   t["ReduceL1"] = reduction<ReduceSumOp>(
       false, [](NodeContext &ctx, Value v) { return ctx.createSameType<AbsOp>(v); });

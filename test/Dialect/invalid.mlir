@@ -504,3 +504,21 @@ func.func @negative_set_missing(%v: tensor<3xf32>) {
   gpipe.set_param @q, %v : tensor<3xf32>
   return
 }
+
+// -----
+
+func.func @negative_arg_max_axis(%x: tensor<2x4xf32>) {
+  // expected-error @+2 {{'gpipe.arg_max' op axis 2 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = gpipe.arg_max %x {axis = 2 : i64, keep_dims = false, select_last_index = false} : (tensor<2x4xf32>) -> tensor<2xi64>
+  return
+}
+
+// -----
+
+func.func @negative_arg_min_empty(%x: tensor<2x0xf32>) {
+  // expected-error @+2 {{'gpipe.arg_min' op cannot take the index of an extreme over an empty axis}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = gpipe.arg_min %x {axis = 1 : i64, keep_dims = false, select_last_index = false} : (tensor<2x0xf32>) -> tensor<2xi64>
+  return
+}

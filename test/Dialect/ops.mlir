@@ -157,6 +157,10 @@ func.func @reductions(%x: tensor<2x3x4xf32>) -> tensor<f32> {
   %2 = gpipe.reduce_max %x {axes = array<i64>, keep_dims = false} : (tensor<2x3x4xf32>) -> tensor<f32>
   // CHECK: gpipe.reduce_min
   %3 = gpipe.reduce_min %x {axes = array<i64>, keep_dims = false} : (tensor<2x3x4xf32>) -> tensor<f32>
+  // CHECK: gpipe.arg_max %{{.*}} {axis = 1 : i64, keep_dims = false, select_last_index = false} : (tensor<2x3x4xf32>) -> tensor<2x4xi64>
+  %4 = gpipe.arg_max %x {axis = 1 : i64, keep_dims = false, select_last_index = false} : (tensor<2x3x4xf32>) -> tensor<2x4xi64>
+  // CHECK: gpipe.arg_min %{{.*}} {axis = 2 : i64, keep_dims = true, select_last_index = true} : (tensor<2x3x4xf32>) -> tensor<2x3x1xi64>
+  %5 = gpipe.arg_min %x {axis = 2 : i64, keep_dims = true, select_last_index = true} : (tensor<2x3x4xf32>) -> tensor<2x3x1xi64>
   return %2 : tensor<f32>
 }
 

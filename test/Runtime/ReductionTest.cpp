@@ -44,3 +44,18 @@ TEST(Reduce, RejectsWrongResultSize) {
   Tensor<float> out(GP_F32, {3});
   EXPECT_EQ(gp_cpu_reduce(GP_REDUCE_SUM, &x, axes, 1, &out), GP_ERROR);
 }
+
+TEST(Reduce, ArgMaxAndMinWithTies) {
+  Tensor<float> x(GP_F32, {2, 4});
+  x.data = {1, 5, 5, 0, -1, -3, 2, -3};
+  x.view.data = x.data.data();
+  Tensor<int64_t> out(GP_I64, {2});
+  ASSERT_GP_OK(gp_cpu_arg_reduce(&x, 1, true, false, &out));
+  EXPECT_EQ(out.data, (std::vector<int64_t>{1, 2}));
+  ASSERT_GP_OK(gp_cpu_arg_reduce(&x, 1, true, true, &out));
+  EXPECT_EQ(out.data, (std::vector<int64_t>{2, 2}));
+  ASSERT_GP_OK(gp_cpu_arg_reduce(&x, 1, false, false, &out));
+  EXPECT_EQ(out.data, (std::vector<int64_t>{3, 1}));
+  ASSERT_GP_OK(gp_cpu_arg_reduce(&x, 1, false, true, &out));
+  EXPECT_EQ(out.data, (std::vector<int64_t>{3, 3}));
+}

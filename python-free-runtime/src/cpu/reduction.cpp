@@ -68,3 +68,36 @@ extern "C" gp_status gp_cpu_reduce(gp_reduce_op op, const gp_tensor *x,
     return GP_OK;
   });
 }
+
+extern "C" gp_status gp_cpu_arg_reduce(const gp_tensor *x, int64_t axis, bool isMax,
+                                       bool selectLast, gp_tensor *out) {
+  if (!x || !out || out->dtype != GP_I64 || axis < 0 || axis >= x->rank)
+    return fail("arg_reduce: bad operands or axis");
+  int64_t outer = 1, inner = 1, dim = x->dims[axis];
+  for (int32_t d = 0; d < x->rank; ++d)
+    if (d < axis)
+      outer *= x->dims[d];
+    else if (d > axis)
+      inner *= x->dims[d];
+  if (dim == 0 || gp_numel(out) != outer * inner)
+    return fail("arg_reduce: result " + describe(out) + " does not match " + describe(x));
+  return dispatchAll(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *in = static_cast<const T *>(x->data);
+    int64_t *o = static_cast<int64_t *>(out->data);
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t b = 0; b < inner; ++b) {
+        const T *p = in + a * dim * inner + b;
+        int64_t best = 0;
+        for (int64_t i = 1; i < dim; ++i) {
+          T v = p[i * inner], cur = p[best * inner];
+          bool better = isMax ? (v > cur || (selectLast && v == cur))
+                              : (v < cur || (selectLast && v == cur));
+          if (better)
+            best = i;
+        }
+        o[a * inner + b] = best;
+      }
+    return GP_OK;
+  });
+}

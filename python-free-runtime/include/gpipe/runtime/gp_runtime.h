@@ -139,6 +139,11 @@ typedef enum gp_reduce_op { GP_REDUCE_SUM, GP_REDUCE_MEAN, GP_REDUCE_MAX, GP_RED
 gp_status gp_cpu_reduce(gp_reduce_op op, const gp_tensor *x,
                         const int64_t *axes, int32_t naxes, gp_tensor *out);
 
+/* out (i64): the index of the maximum (is_max) or minimum of x along axis;
+ * the first on ties, or the last with select_last. */
+gp_status gp_cpu_arg_reduce(const gp_tensor *x, int64_t axis, bool is_max,
+                            bool select_last, gp_tensor *out);
+
 /*--- Data movement ---------------------------------------------------------*/
 /* Same element count; copies the bytes (reshape, flatten, squeeze, ...). */
 gp_status gp_cpu_copy(const gp_tensor *x, gp_tensor *out);
