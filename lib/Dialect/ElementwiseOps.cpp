@@ -65,6 +65,19 @@ GPIPE_BINARY_INFER(GreaterOp, true)
 GPIPE_BINARY_INFER(GreaterEqualOp, true)
 #undef GPIPE_BINARY_INFER
 
+LogicalResult ModOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                      Adaptor adaptor, SmallVectorImpl<Type> &results) {
+  Type lhs = adaptor.getLhs().getType(), rhs = adaptor.getRhs().getType();
+  return inferBroadcast(loc, getOperationName(), {lhs, rhs},
+                        cast<RankedTensorType>(lhs).getElementType(), results);
+}
+
+LogicalResult ModOp::verify() {
+  if (isa<FloatType>(getLhs().getType().getElementType()) && !getFmod())
+    return emitOpError("float operands need fmod = true");
+  return success();
+}
+
 LogicalResult WhereOp::inferReturnTypes(MLIRContext *,
                                         std::optional<Location> loc,
                                         Adaptor adaptor,

@@ -224,6 +224,7 @@ LogicalResult Interpreter::execute(Operation *op) {
       .Case([&](GreaterOp) { return binary(op, GP_GREATER); })
       .Case([&](GreaterEqualOp) { return binary(op, GP_GREATER_EQUAL); })
       .Case([&](AndOp) { return binary(op, GP_AND); })
+      .Case([&](ModOp o) { return binary(op, o.getFmod() ? GP_FMOD : GP_MOD); })
       .Case([&](OrOp) { return binary(op, GP_OR); })
       .Case([&](WhereOp o) -> LogicalResult {
         auto r = result0();

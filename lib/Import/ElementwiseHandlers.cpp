@@ -148,6 +148,17 @@ LogicalResult convertMean(NodeContext &ctx) {
       ctx.create1<DivOp>(ValueRange{*sum, ctx.scalarConstant(elt, ctx.numInputs())}));
 }
 
+LogicalResult convertMod(NodeContext &ctx) {
+  auto a = ctx.input(0), b = ctx.input(1);
+  if (failed(a) || failed(b))
+    return failure();
+  bool fmod = ctx.attrInt("fmod", 0) != 0;
+  if (!fmod && isa<FloatType>(cast<RankedTensorType>(a->getType()).getElementType()))
+    return ctx.unsupportedAttr("fmod", "0 with float operands (ONNX requires fmod=1)");
+  return ctx.setResult(ctx.create1<ModOp>(ValueRange{*a, *b},
+                                          {ctx.named("fmod", ctx.builder().getBoolAttr(fmod))}));
+}
+
 LogicalResult convertWhere(NodeContext &ctx) {
   auto c = ctx.input(0), a = ctx.input(1), b = ctx.input(2);
   if (failed(c) || failed(a) || failed(b))
@@ -209,6 +220,7 @@ void mlir::gpipe::import::registerElementwiseHandlers(HandlerTable &t) {
   t["Sum"] = variadic<AddOp>();
   t["Mean"] = convertMean;
   t["CastLike"] = convertCastLike;
+  t["Mod"] = convertMod;
   t["Where"] = convertWhere;
   t["Identity"] = convertIdentity;
 }

@@ -522,3 +522,11 @@ func.func @negative_arg_min_empty(%x: tensor<2x0xf32>) {
   %0 = gpipe.arg_min %x {axis = 1 : i64, keep_dims = false, select_last_index = false} : (tensor<2x0xf32>) -> tensor<2xi64>
   return
 }
+
+// -----
+
+func.func @negative_float_mod(%a: tensor<2xf32>, %b: tensor<2xf32>) {
+  // expected-error @+1 {{'gpipe.mod' op float operands need fmod = true}}
+  %0 = gpipe.mod %a, %b {fmod = false} : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return
+}

@@ -90,7 +90,16 @@ func.func @binary(%x: tensor<2x3xf32>, %y: tensor<3xf32>, %c: tensor<2x1xi1>, %b
   %13 = gpipe.or %12, %8 : (tensor<2x3xi1>, tensor<2x3xi1>) -> tensor<2x3xi1>
   // CHECK: gpipe.where %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x1xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
   %14 = gpipe.where %c, %6, %y : (tensor<2x1xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
-  return %14 : tensor<2x3xf32>
+  // CHECK: gpipe.mod %{{.*}}, %{{.*}} {fmod = true} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %15 = gpipe.mod %14, %y {fmod = true} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  return %15 : tensor<2x3xf32>
+}
+
+// CHECK-LABEL: func.func @integer_mod
+func.func @integer_mod(%a: tensor<4xi64>, %b: tensor<i64>) -> tensor<4xi64> {
+  // CHECK: gpipe.mod %{{.*}}, %{{.*}} {fmod = false} : (tensor<4xi64>, tensor<i64>) -> tensor<4xi64>
+  %0 = gpipe.mod %a, %b {fmod = false} : (tensor<4xi64>, tensor<i64>) -> tensor<4xi64>
+  return %0 : tensor<4xi64>
 }
 
 // CHECK-LABEL: func.func @matmul

@@ -2,6 +2,9 @@
 
 #include "TestUtil.h"
 
+#include <cmath>
+#include <cstdint>
+
 using namespace gptest;
 
 TEST(Elementwise, UnaryMatchesLibm) {
@@ -76,6 +79,36 @@ TEST(Elementwise, IntegerArithmetic) {
   b[2] = 0;
   EXPECT_EQ(gp_cpu_binary(GP_DIV, &a, &b, &out), GP_ERROR);
   EXPECT_STREQ(gp_last_error(), "integer division by zero");
+}
+
+TEST(Elementwise, ModTakesTheDivisorsSignFmodTheDividends) {
+  Tensor<int64_t> a(GP_I64, {4}), b(GP_I64, {4}), out(GP_I64, {4});
+  const int64_t lhs[4] = {7, -7, 7, INT64_MIN}, rhs[4] = {3, 3, -3, -1};
+  for (int i = 0; i < 4; ++i) {
+    a[i] = lhs[i];
+    b[i] = rhs[i];
+  }
+  ASSERT_GP_OK(gp_cpu_binary(GP_MOD, &a, &b, &out));
+  EXPECT_EQ(out[0], 1);
+  EXPECT_EQ(out[1], 2);
+  EXPECT_EQ(out[2], -2);
+  EXPECT_EQ(out[3], 0);
+  ASSERT_GP_OK(gp_cpu_binary(GP_FMOD, &a, &b, &out));
+  EXPECT_EQ(out[0], 1);
+  EXPECT_EQ(out[1], -1);
+  EXPECT_EQ(out[2], 1);
+  EXPECT_EQ(out[3], 0);
+  b[1] = 0;
+  EXPECT_EQ(gp_cpu_binary(GP_MOD, &a, &b, &out), GP_ERROR);
+  EXPECT_STREQ(gp_last_error(), "integer remainder by zero");
+
+  auto x = randomF32({6}, 11);
+  Tensor<float> y(GP_F32, {}), r(GP_F32, {6});
+  y[0] = -0.3f;
+  ASSERT_GP_OK(gp_cpu_binary(GP_FMOD, &x, &y, &r));
+  for (int64_t i = 0; i < 6; ++i)
+    EXPECT_FLOAT_EQ(r[i], std::fmod(x[i], -0.3f));
+  EXPECT_EQ(gp_cpu_binary(GP_MOD, &x, &y, &r), GP_ERROR);
 }
 
 TEST(Elementwise, RejectsShapesThatDoNotBroadcast) {

@@ -148,6 +148,25 @@ def GPipe_GreaterEqualOp : GPipe_BinaryOp<"greater_equal", "lhs >= rhs", GPipe_T
 def GPipe_AndOp : GPipe_BinaryOp<"and", "lhs and rhs", GPipe_BoolTensor, GPipe_BoolTensor, [Commutative]>;
 def GPipe_OrOp : GPipe_BinaryOp<"or", "lhs or rhs", GPipe_BoolTensor, GPipe_BoolTensor, [Commutative]>;
 
+def GPipe_ModOp : GPipe_InferOp<"mod", [SameOperandsElementType]> {
+  let summary = "elementwise remainder with broadcasting";
+  let description = [{
+    The remainder of `lhs / rhs` after broadcasting. With `fmod` it has the
+    sign of `lhs` (C's `fmod`, required for floats); without, the sign of
+    `rhs` (Python's `%`). An integer remainder by zero is a runtime error.
+    It has no gradient.
+
+    Example:
+
+    ```mlir
+    %r = gpipe.mod %x, %y {fmod = false} : (tensor<4xi64>, tensor<i64>) -> tensor<4xi64>
+    ```
+  }];
+  let arguments = (ins GPipe_NumericTensor:$lhs, GPipe_NumericTensor:$rhs, BoolAttr:$fmod);
+  let results = (outs GPipe_NumericTensor:$output);
+  let hasVerifier = 1;
+}
+
 def GPipe_WhereOp : GPipe_InferOp<"where", [GPipe_Differentiable]> {
   let summary = "elementwise select with broadcasting";
   let description = [{

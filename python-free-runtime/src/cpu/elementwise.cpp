@@ -113,11 +113,11 @@ gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
   }
   if (out->dtype != a->dtype)
     return fail("result " + describe(out) + " differs in element type from " + describe(a));
-  if (op == GP_DIV && std::is_integral_v<T>) {
+  if ((op == GP_DIV || op == GP_FMOD || op == GP_MOD) && std::is_integral_v<T>) {
     const T *y = static_cast<const T *>(b->data);
     for (int64_t i = 0, n = gp_numel(b); i < n; ++i)
       if (y[i] == T(0))
-        return fail("integer division by zero");
+        return fail(op == GP_DIV ? "integer division by zero" : "integer remainder by zero");
   }
   auto isNan = [](T v) {
     if constexpr (std::is_floating_point_v<T>)
@@ -138,6 +138,26 @@ gp_status binaryKernel(gp_binary_op op, const gp_tensor *a, const gp_tensor *b,
   case GP_MIN:
     return broadcastApply<T, T>(a, b, out, [&](T l, T r) { return isNan(l) ? l : (l < r ? l : r); });
   case GP_AND: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l && r); });
+  case GP_FMOD:
+    return broadcastApply<T, T>(a, b, out, [](T l, T r) {
+      if constexpr (std::is_floating_point_v<T>)
+        return T(std::fmod(l, r));
+      else if constexpr (std::is_signed_v<T>)
+        return r == T(-1) ? T(0) : T(l % r); // INT_MIN % -1 overflows in C++
+      else
+        return T(l % r);
+    });
+  case GP_MOD:
+    if constexpr (std::is_floating_point_v<T>)
+      return fail("mod with the divisor's sign needs integers (use fmod for floats)");
+    else
+      return broadcastApply<T, T>(a, b, out, [](T l, T r) {
+        if constexpr (std::is_signed_v<T>)
+          if (r == T(-1))
+            return T(0);
+        T m = T(l % r);
+        return T(m != 0 && ((m < 0) != (r < 0)) ? m + r : m);
+      });
   default: return broadcastApply<T, T>(a, b, out, [](T l, T r) { return T(l || r); });
   }
 }

@@ -71,6 +71,8 @@ typedef enum gp_binary_op {
   GP_ADD, GP_SUB, GP_MUL, GP_DIV, GP_POW, GP_MAX, GP_MIN,
   GP_EQUAL, GP_LESS, GP_LESS_EQUAL, GP_GREATER, GP_GREATER_EQUAL,
   GP_AND, GP_OR,
+  GP_FMOD, /* remainder with the sign of a (C fmod) */
+  GP_MOD,  /* remainder with the sign of b (Python %), integers only */
 } gp_binary_op;
 
 gp_status gp_cpu_unary(gp_unary_op op, const gp_tensor *x, double param0,
