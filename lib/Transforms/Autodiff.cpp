@@ -17,7 +17,18 @@ static bool isFloatTensor(Value v) {
 
 FailureOr<SmallVector<Value>> mlir::gpipe::buildGradients(OpBuilder &builder, Value loss,
                                                           ArrayRef<Value> wrt) {
-  Block *block = loss.getParentBlock();
+  GradientBuilder g(builder, loss.getLoc());
+  Value one = g.splat(cast<RankedTensorType>(loss.getType()), 1.0);
+  return buildVectorJacobianProduct(builder, {loss}, {one}, wrt);
+}
+
+FailureOr<SmallVector<Value>>
+mlir::gpipe::buildVectorJacobianProduct(OpBuilder &builder, ArrayRef<Value> outputs,
+                                        ArrayRef<Value> seeds, ArrayRef<Value> wrt) {
+  assert(outputs.size() == seeds.size() && "one seed per output");
+  if (outputs.empty())
+    return SmallVector<Value>(wrt.size(), Value());
+  Block *block = Value(outputs.front()).getParentBlock();
   // Values that depend on a `wrt` value (forward) and that the loss depends
   // on (backward): only they carry gradients.
   llvm::DenseSet<Value> dependsOnWrt(wrt.begin(), wrt.end());
@@ -30,9 +41,11 @@ FailureOr<SmallVector<Value>> mlir::gpipe::buildGradients(OpBuilder &builder, Va
         break;
       }
   llvm::DenseSet<Value> active;
-  if (!dependsOnWrt.contains(loss))
+  for (Value out : outputs)
+    if (dependsOnWrt.contains(out))
+      active.insert(out);
+  if (active.empty())
     return SmallVector<Value>(wrt.size(), Value());
-  active.insert(loss);
   SmallVector<Operation *> tape;
   for (Operation &op : llvm::reverse(*block)) {
     bool onPath = llvm::any_of(op.getResults(), [&](Value r) { return active.contains(r); });
@@ -45,8 +58,13 @@ FailureOr<SmallVector<Value>> mlir::gpipe::buildGradients(OpBuilder &builder, Va
   }
 
   DenseMap<Value, Value> grads;
-  GradientBuilder g(builder, loss.getLoc());
-  grads[loss] = g.splat(cast<RankedTensorType>(loss.getType()), 1.0);
+  GradientBuilder g(builder, outputs.front().getLoc());
+  for (auto [out, seed] : llvm::zip(outputs, seeds)) {
+    if (!active.contains(out))
+      continue;
+    Value &acc = grads[out];
+    acc = acc ? g.add(acc, seed) : seed;
+  }
   for (Operation *op : tape) {
     // Sources (the parameters, the inputs' producers) need no rule.
     if (llvm::none_of(op->getOperands(), [&](Value v) { return active.contains(v); }))

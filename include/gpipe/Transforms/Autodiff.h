@@ -17,6 +17,16 @@ namespace mlir::gpipe {
 FailureOr<SmallVector<Value>> buildGradients(OpBuilder &builder, Value loss,
                                              ArrayRef<Value> wrt);
 
+/// The vector-Jacobian product: the gradient with respect to each `wrt`
+/// value of `sum_i <seeds[i], outputs[i]>`, where `seeds[i]` has the type of
+/// `outputs[i]` (a pipeline stage's backward: the gradients of its outputs
+/// arrive from the next stage). `buildGradients` is the case of one scalar
+/// output seeded with 1. Null entries as for `buildGradients`.
+FailureOr<SmallVector<Value>> buildVectorJacobianProduct(OpBuilder &builder,
+                                                         ArrayRef<Value> outputs,
+                                                         ArrayRef<Value> seeds,
+                                                         ArrayRef<Value> wrt);
+
 /// Erases the side-effect-free ops of `block` whose results are unused.
 void eraseDeadOps(Block &block);
 

@@ -170,6 +170,36 @@ def PartitionReport : Pass<"gpipe-partition-report", "mlir::ModuleOp"> {
   ];
 }
 
+def OutlineStages : Pass<"gpipe-outline-stages", "mlir::ModuleOp"> {
+  let summary = "Outline each pipeline stage into a forward and a backward function";
+  let description = [{
+    The first phase of pipelining. For a function partitioned by
+    `gpipe-partition` (every op has `gpipe.stage`), adds per stage `s`:
+
+    - `@<function>_stage<s>_forward`: the stage's ops, from the values it
+      reads (function arguments and outputs of earlier stages, each argument
+      marked `gpipe.source = array<i64: stage, index>`, stage -1 for a
+      function argument) to the values later stages or the return read
+      (`gpipe.returns` lists the return positions of a returned one). A
+      value that skips stages goes straight from its producer to its
+      consumer.
+    - `@<function>_stage<s>_backward`: the same inputs followed by the
+      gradient of every float output (`gpipe.grad_of_output`); it recomputes
+      the stage's forward and returns the gradients of its float inputs from
+      earlier stages (`gpipe.grad_of`, zero when an input does not reach the
+      outputs) and of its parameters (`gpipe.param`): the trainable ones if
+      the module marks any, else every float parameter. A parameter read on
+      several stages (tied weights) gets a gradient from each.
+
+    The function itself is left as it is. Example:
+    `gpipe-opt --gpipe-partition="stages=2 devices=devices/h100-sxm.json" --gpipe-outline-stages`
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"main\"",
+           "The partitioned function">,
+  ];
+}
+
 def ScheduleReport : Pass<"gpipe-schedule-report", "mlir::ModuleOp"> {
   let summary = "Pipeline schedules of a partitioned model: timeline, bubble, peak memory";
   let description = [{

@@ -1,0 +1,202 @@
+//===- StageEquivalenceTest.cpp - outlined stages compose to the model ----===//
+//
+// gpipe-outline-stages splits a partitioned model into per-stage forward and
+// backward functions. Chained stage by stage (forward in order, backward in
+// reverse, gradients of a value read by several stages summed, gradients of
+// a parameter read on several stages summed), they must give the model's
+// output and the same parameter gradients as the unsplit model (K = 1), for
+// every K. The model has a skip connection over a stage and a weight tied
+// between the first and the last stage.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gpipe/Dialect/GPipeDialect.h"
+#include "gpipe/Execution/Interpreter.h"
+#include "gpipe/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::gpipe;
+
+namespace {
+
+constexpr const char *kModel = R"mlir(
+gpipe.param @w1 : tensor<16x16xf64> {file = "/m.onnx", initializer = "w1"}
+gpipe.param @w2 : tensor<16x16xf64> {file = "/m.onnx", initializer = "w2"}
+gpipe.param @w3 : tensor<16x16xf64> {file = "/m.onnx", initializer = "w3"}
+gpipe.param @b3 : tensor<16xf64> {file = "/m.onnx", initializer = "b3"}
+func.func @main(%x: tensor<8x16xf64> {gpipe.name = "x"}) -> (tensor<8x16xf64> {gpipe.name = "y"}, tensor<8x16xf64> {gpipe.name = "h"}) {
+  %w1 = gpipe.get_param @w1 : tensor<16x16xf64>
+  %0 = gpipe.matmul %x, %w1 : (tensor<8x16xf64>, tensor<16x16xf64>) -> tensor<8x16xf64>
+  %1 = gpipe.tanh %0 : tensor<8x16xf64>
+  %w2 = gpipe.get_param @w2 : tensor<16x16xf64>
+  %2 = gpipe.matmul %1, %w2 : (tensor<8x16xf64>, tensor<16x16xf64>) -> tensor<8x16xf64>
+  %3 = gpipe.sigmoid %2 : tensor<8x16xf64>
+  %w3 = gpipe.get_param @w3 : tensor<16x16xf64>
+  %4 = gpipe.matmul %3, %w3 : (tensor<8x16xf64>, tensor<16x16xf64>) -> tensor<8x16xf64>
+  %b3 = gpipe.get_param @b3 : tensor<16xf64>
+  %5 = gpipe.add %4, %b3 : (tensor<8x16xf64>, tensor<16xf64>) -> tensor<8x16xf64>
+  %6 = gpipe.mul %5, %1 : (tensor<8x16xf64>, tensor<8x16xf64>) -> tensor<8x16xf64>
+  %7 = gpipe.tanh %6 : tensor<8x16xf64>
+  %w1b = gpipe.get_param @w1 : tensor<16x16xf64>
+  %8 = gpipe.matmul %7, %w1b : (tensor<8x16xf64>, tensor<16x16xf64>) -> tensor<8x16xf64>
+  return %8, %3 : tensor<8x16xf64>, tensor<8x16xf64>
+}
+)mlir";
+
+void fillRandom(HostTensor &t, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> dist(-0.5, 0.5);
+  auto *p = static_cast<double *>(t.data());
+  for (int64_t i = 0, n = gp_numel(t.view()); i < n; ++i)
+    p[i] = dist(rng);
+}
+
+HostTensor randomTensor(RankedTensorType type, unsigned seed) {
+  HostTensor t = *HostTensor::allocate(type);
+  fillRandom(t, seed);
+  return t;
+}
+
+HostTensor add(const HostTensor &a, const HostTensor &b, RankedTensorType type) {
+  HostTensor out = *HostTensor::allocate(type);
+  EXPECT_EQ(gp_cpu_binary(GP_ADD, a.view(), b.view(), out.view()), GP_OK) << gp_last_error();
+  return out;
+}
+
+double relativeError(const HostTensor &out, const HostTensor &ref) {
+  const auto *o = static_cast<const double *>(out.view()->data);
+  const auto *r = static_cast<const double *>(ref.view()->data);
+  double num = 0, den = 0;
+  for (int64_t i = 0, n = gp_numel(ref.view()); i < n; ++i) {
+    num += (o[i] - r[i]) * (o[i] - r[i]);
+    den += r[i] * r[i];
+  }
+  return std::sqrt(num) / std::sqrt(den);
+}
+
+struct Result {
+  std::vector<HostTensor> outputs;
+  std::map<std::string, HostTensor> paramGrads;
+};
+
+/// Partitions the model into `stages`, outlines them, and runs the stages
+/// as a pipeline of one micro-batch would: forward in stage order, backward
+/// in reverse, seeded with `seeds` (one per model output).
+Result runStages(MLIRContext &ctx, int64_t stages, const HostTensor &x,
+                 const std::vector<HostTensor> &seeds) {
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kModel, &ctx);
+  EXPECT_TRUE(module);
+  PassManager pm(&ctx);
+  std::string pipeline = "gpipe-partition{stages=" + std::to_string(stages) +
+                         " balance=uniform devices=" GPIPE_SOURCE_DIR
+                         "/devices/h100-sxm.json},gpipe-outline-stages";
+  EXPECT_TRUE(succeeded(parsePassPipeline(pipeline, pm)));
+  EXPECT_TRUE(succeeded(pm.run(*module)));
+
+  // Every parameter gets the same random values in every run.
+  ParamStore params([](ParamOp p, HostTensor &dst, std::string &) {
+    fillRandom(dst, static_cast<unsigned>(std::hash<std::string>()(p.getSymName().str())));
+    return true;
+  });
+  auto lookup = [&](std::string name) {
+    auto fn = module->lookupSymbol<func::FuncOp>(name);
+    EXPECT_TRUE(fn) << name;
+    return fn;
+  };
+
+  Result result;
+  result.outputs.resize(seeds.size());
+  // Forward: stage outputs by (stage, index), and what each stage read.
+  std::map<std::pair<int64_t, int64_t>, HostTensor> values;
+  std::vector<std::vector<HostTensor>> stageInputs(stages);
+  for (int64_t s = 0; s < stages; ++s) {
+    func::FuncOp fn = lookup("main_stage" + std::to_string(s) + "_forward");
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      auto src = fn.getArgAttrOfType<DenseI64ArrayAttr>(i, "gpipe.source");
+      stageInputs[s].push_back(src[0] < 0 ? x : values.at({src[0], src[1]}));
+    }
+    auto outs = interpret(fn, stageInputs[s], params);
+    EXPECT_TRUE(succeeded(outs));
+    for (unsigned i = 0; i < outs->size(); ++i) {
+      values[{s, i}] = (*outs)[i];
+      if (auto pos = fn.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.returns"))
+        for (int64_t p : pos.asArrayRef())
+          result.outputs[p] = (*outs)[i];
+    }
+  }
+  // Backward: gradients arriving for each stage output are summed.
+  std::map<std::pair<int64_t, int64_t>, HostTensor> grads;
+  auto accumulate = [&](HostTensor &acc, const HostTensor &g, Type type) {
+    acc = acc.view()->data ? add(acc, g, cast<RankedTensorType>(type)) : g;
+  };
+  for (int64_t s = stages - 1; s >= 0; --s) {
+    func::FuncOp fwd = lookup("main_stage" + std::to_string(s) + "_forward");
+    func::FuncOp bwd = lookup("main_stage" + std::to_string(s) + "_backward");
+    std::vector<HostTensor> args = stageInputs[s];
+    for (unsigned i = fwd.getNumArguments(); i < bwd.getNumArguments(); ++i) {
+      int64_t out = bwd.getArgAttrOfType<IntegerAttr>(i, "gpipe.grad_of_output").getInt();
+      HostTensor g;
+      if (auto pos = fwd.getResultAttrOfType<DenseI64ArrayAttr>(out, "gpipe.returns"))
+        for (int64_t p : pos.asArrayRef())
+          accumulate(g, seeds[p], bwd.getArgument(i).getType());
+      if (grads.count({s, out}))
+        accumulate(g, grads[{s, out}], bwd.getArgument(i).getType());
+      EXPECT_TRUE(g.view()->data) << "stage " << s << " output " << out << " gets no gradient";
+      args.push_back(g);
+    }
+    auto outs = interpret(bwd, args, params);
+    EXPECT_TRUE(succeeded(outs));
+    for (unsigned i = 0; i < outs->size(); ++i) {
+      Type type = bwd.getFunctionType().getResult(i);
+      if (auto of = bwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.grad_of"))
+        accumulate(grads[{of[0], of[1]}], (*outs)[i], type);
+      else
+        accumulate(result.paramGrads[bwd.getResultAttrOfType<FlatSymbolRefAttr>(i, "gpipe.param")
+                                         .getValue()
+                                         .str()],
+                   (*outs)[i], type);
+    }
+  }
+  return result;
+}
+
+TEST(StageEquivalence, StagesComposeToTheModelForEveryK) {
+  DialectRegistry registry;
+  registry.insert<GPipeDialect, func::FuncDialect>();
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  registerGPipePasses();
+
+  auto type = RankedTensorType::get({8, 16}, Float64Type::get(&ctx));
+  HostTensor x = randomTensor(type, 1);
+  std::vector<HostTensor> seeds{randomTensor(type, 2), randomTensor(type, 3)};
+
+  Result ref = runStages(ctx, 1, x, seeds);
+  ASSERT_EQ(ref.paramGrads.size(), 4u);
+  for (int64_t k = 2; k <= 5; ++k) {
+    SCOPED_TRACE("stages = " + std::to_string(k));
+    Result got = runStages(ctx, k, x, seeds);
+    ASSERT_EQ(got.outputs.size(), ref.outputs.size());
+    for (size_t i = 0; i < ref.outputs.size(); ++i)
+      EXPECT_LT(relativeError(got.outputs[i], ref.outputs[i]), 1e-12) << "output " << i;
+    ASSERT_EQ(got.paramGrads.size(), ref.paramGrads.size());
+    for (auto &[name, g] : ref.paramGrads) {
+      ASSERT_TRUE(got.paramGrads.count(name)) << name;
+      EXPECT_LT(relativeError(got.paramGrads[name], g), 1e-12) << name;
+    }
+  }
+}
+
+} // namespace
