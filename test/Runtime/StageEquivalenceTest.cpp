@@ -12,6 +12,7 @@
 
 #include "gpipe/Dialect/GPipeDialect.h"
 #include "gpipe/Execution/Interpreter.h"
+#include "gpipe/Execution/PipelineExecutor.h"
 #include "gpipe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -22,7 +23,10 @@
 
 #include <gtest/gtest.h>
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -91,12 +95,18 @@ struct Result {
   std::map<std::string, HostTensor> paramGrads;
 };
 
-/// Partitions the model into `stages`, outlines them, and runs the stages
-/// as a pipeline of one micro-batch would: forward in stage order, backward
-/// in reverse, seeded with `seeds` (one per model output).
-Result runStages(MLIRContext &ctx, int64_t stages, const HostTensor &x,
-                 const std::vector<HostTensor> &seeds) {
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kModel, &ctx);
+bool randomParam(ParamOp p, HostTensor &dst, std::string &) {
+  fillRandom(dst, static_cast<unsigned>(std::hash<std::string>()(p.getSymName().str())));
+  return true;
+}
+
+/// The model at batch size `batch`, partitioned into `stages` and outlined.
+OwningOpRef<ModuleOp> outlinedModel(MLIRContext &ctx, int64_t stages, int64_t batch) {
+  std::string source = kModel;
+  std::string from = "tensor<8x16", to = "tensor<" + std::to_string(batch) + "x16";
+  for (size_t pos = 0; (pos = source.find(from, pos)) != std::string::npos; pos += to.size())
+    source.replace(pos, from.size(), to);
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &ctx);
   EXPECT_TRUE(module);
   PassManager pm(&ctx);
   std::string pipeline = "gpipe-partition{stages=" + std::to_string(stages) +
@@ -104,12 +114,17 @@ Result runStages(MLIRContext &ctx, int64_t stages, const HostTensor &x,
                          "/devices/h100-sxm.json},gpipe-outline-stages";
   EXPECT_TRUE(succeeded(parsePassPipeline(pipeline, pm)));
   EXPECT_TRUE(succeeded(pm.run(*module)));
+  return module;
+}
 
+/// Partitions the model into `stages`, outlines them, and runs the stages
+/// as a pipeline of one micro-batch would: forward in stage order, backward
+/// in reverse, seeded with `seeds` (one per model output).
+Result runStages(MLIRContext &ctx, int64_t stages, const HostTensor &x,
+                 const std::vector<HostTensor> &seeds) {
+  OwningOpRef<ModuleOp> module = outlinedModel(ctx, stages, 8);
   // Every parameter gets the same random values in every run.
-  ParamStore params([](ParamOp p, HostTensor &dst, std::string &) {
-    fillRandom(dst, static_cast<unsigned>(std::hash<std::string>()(p.getSymName().str())));
-    return true;
-  });
+  ParamStore params(randomParam);
   auto lookup = [&](std::string name) {
     auto fn = module->lookupSymbol<func::FuncOp>(name);
     EXPECT_TRUE(fn) << name;
@@ -172,13 +187,33 @@ Result runStages(MLIRContext &ctx, int64_t stages, const HostTensor &x,
   return result;
 }
 
-TEST(StageEquivalence, StagesComposeToTheModelForEveryK) {
-  DialectRegistry registry;
-  registry.insert<GPipeDialect, func::FuncDialect>();
-  MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
-  registerGPipePasses();
+class StageEquivalence : public ::testing::Test {
+protected:
+  StageEquivalence() : ctx(makeRegistry()) {
+    ctx.loadAllAvailableDialects();
+    registerGPipePasses();
+  }
+  static DialectRegistry makeRegistry() {
+    DialectRegistry registry;
+    registry.insert<GPipeDialect, func::FuncDialect>();
+    return registry;
+  }
+  MLIRContext ctx;
+};
 
+/// Rows [mb * rows, (mb + 1) * rows) of a row-major f64 tensor.
+HostTensor sliceRows(MLIRContext &ctx, const HostTensor &t, int64_t mb, int64_t rows) {
+  const gp_tensor *v = t.view();
+  SmallVector<int64_t> dims(v->dims, v->dims + v->rank);
+  int64_t rowElems = gp_numel(v) / dims[0];
+  dims[0] = rows;
+  HostTensor out = *HostTensor::allocate(RankedTensorType::get(dims, Float64Type::get(&ctx)));
+  std::memcpy(out.data(), static_cast<const double *>(v->data) + mb * rows * rowElems,
+              rows * rowElems * sizeof(double));
+  return out;
+}
+
+TEST_F(StageEquivalence, StagesComposeToTheModelForEveryK) {
   auto type = RankedTensorType::get({8, 16}, Float64Type::get(&ctx));
   HostTensor x = randomTensor(type, 1);
   std::vector<HostTensor> seeds{randomTensor(type, 2), randomTensor(type, 3)};
@@ -197,6 +232,81 @@ TEST(StageEquivalence, StagesComposeToTheModelForEveryK) {
       EXPECT_LT(relativeError(got.paramGrads[name], g), 1e-12) << name;
     }
   }
+}
+
+// Stage threads exchanging messages under every schedule and recompute
+// policy: the micro-batches' outputs are the slices of the full batch's, and
+// the gradients summed over micro-batches are the full batch's.
+TEST_F(StageEquivalence, ThreadedPipelineMatchesTheFullBatch) {
+  auto type = RankedTensorType::get({8, 16}, Float64Type::get(&ctx));
+  HostTensor x = randomTensor(type, 1);
+  std::vector<HostTensor> seeds{randomTensor(type, 2), randomTensor(type, 3)};
+  Result ref = runStages(ctx, 1, x, seeds);
+
+  int runs = 0;
+  for (int k = 1; k <= 4; ++k)
+    for (int m : {1, 2, 4, 8}) {
+      OwningOpRef<ModuleOp> module = outlinedModel(ctx, k, 8 / m);
+      std::vector<std::vector<HostTensor>> inputs(m), grads(m);
+      for (int mb = 0; mb < m; ++mb) {
+        inputs[mb] = {sliceRows(ctx, x, mb, 8 / m)};
+        grads[mb] = {sliceRows(ctx, seeds[0], mb, 8 / m), sliceRows(ctx, seeds[1], mb, 8 / m)};
+      }
+      for (ScheduleKind kind : {ScheduleKind::GPipe, ScheduleKind::OneFOneB})
+        for (RecomputePolicy policy :
+             {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast}) {
+          SCOPED_TRACE(llvm::formatv("K = {0}, M = {1}, {2}, recompute {3}", k, m,
+                                     kind == ScheduleKind::GPipe ? "gpipe" : "1f1b",
+                                     static_cast<int>(policy))
+                           .str());
+          std::vector<ParamStore> stores(k, ParamStore(randomParam));
+          std::string error;
+          FailureOr<PipelineResult> got =
+              runPipeline(*module, "main", buildSchedule(k, m, kind, policy), inputs, grads,
+                          stores, error);
+          ASSERT_TRUE(succeeded(got)) << error;
+          ++runs;
+          for (int mb = 0; mb < m; ++mb)
+            for (size_t i = 0; i < ref.outputs.size(); ++i)
+              EXPECT_LT(relativeError(got->outputs[mb][i],
+                                      sliceRows(ctx, ref.outputs[i], mb, 8 / m)),
+                        1e-12);
+          ASSERT_EQ(got->paramGrads.size(), ref.paramGrads.size());
+          for (auto &[name, g] : ref.paramGrads)
+            EXPECT_LT(relativeError(got->paramGrads[name], g), 1e-12) << name;
+        }
+    }
+  EXPECT_EQ(runs, 4 * 4 * 2 * 3);
+}
+
+TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
+  OwningOpRef<ModuleOp> module = outlinedModel(ctx, 2, 4);
+  auto type = RankedTensorType::get({4, 16}, Float64Type::get(&ctx));
+  std::vector<std::vector<HostTensor>> inputs{{randomTensor(type, 1)}, {randomTensor(type, 2)}};
+  std::vector<std::vector<HostTensor>> grads{{randomTensor(type, 3), randomTensor(type, 4)},
+                                             {randomTensor(type, 5), randomTensor(type, 6)}};
+  std::string error;
+  // Stage functions for 2 stages, a schedule for 3.
+  std::vector<ParamStore> three(3, ParamStore(randomParam));
+  EXPECT_TRUE(failed(runPipeline(*module, "main",
+                                 buildSchedule(3, 2, ScheduleKind::GPipe, RecomputePolicy::Full),
+                                 inputs, grads, three, error)));
+  EXPECT_NE(error.find("no function main_stage2_forward"), std::string::npos) << error;
+
+  // A stage whose parameters cannot be loaded fails; the other stage, waiting
+  // for its messages, is stopped rather than left hanging.
+  std::vector<ParamStore> stores;
+  stores.emplace_back([](ParamOp, HostTensor &, std::string &why) {
+    why = "disk on fire";
+    return false;
+  });
+  stores.emplace_back(randomParam);
+  error.clear();
+  EXPECT_TRUE(failed(runPipeline(*module, "main",
+                                 buildSchedule(2, 2, ScheduleKind::OneFOneB, RecomputePolicy::Full),
+                                 inputs, grads, stores, error)));
+  EXPECT_NE(error.find("stage 0: main_stage0_forward failed on micro-batch 0"), std::string::npos)
+      << error;
 }
 
 } // namespace
