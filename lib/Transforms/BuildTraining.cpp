@@ -6,6 +6,7 @@
 #include "gpipe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -36,8 +37,19 @@ private:
   FailureOr<Value> state(GradientBuilder &g, StringRef param, StringRef suffix, Type type);
   Value optimizerUpdate(GradientBuilder &g, StringRef name, Value p, Value grad, Value stepCount);
   void buildEvalFunction(func::FuncOp forward);
+  /// Clipping, the step count and every parameter's optimizer update, stored
+  /// with gpipe.set_param; `current(name)` reads a parameter's value.
+  LogicalResult applyUpdates(OpBuilder &builder, GradientBuilder &g, Location loc,
+                             SmallVector<std::pair<StringRef, Value>> trained,
+                             llvm::function_ref<Value(StringRef)> current);
+  /// `@<step>_loss` (the forward and the loss) and `@<step>_update` (the
+  /// update from given gradients), for pipelined training.
+  LogicalResult buildPipelineFunctions(func::FuncOp step, Value lossValue,
+                                       ArrayRef<std::pair<StringRef, Value>> trained);
 
   ModuleOp module;
+  /// Optimizer state already declared is read, not declared again.
+  bool stateDeclared = false;
 };
 
 LogicalResult BuildTrainingPass::checkOptions(Location loc) {
@@ -125,6 +137,10 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
 FailureOr<Value> BuildTrainingPass::state(GradientBuilder &g, StringRef param,
                                           StringRef suffix, Type type) {
   std::string name = (param + "." + suffix).str();
+  if (stateDeclared && module.lookupSymbol<ParamOp>(name))
+    return GetParamOp::create(g.builder(), g.getLoc(), type,
+                              FlatSymbolRefAttr::get(&getContext(), name))
+        .getResult();
   if (module.lookupSymbol(name))
     return emitError(g.getLoc()) << "gpipe-build-training: the module already has a symbol @"
                                  << name << " for optimizer state";
@@ -171,6 +187,130 @@ Value BuildTrainingPass::optimizerUpdate(GradientBuilder &g, StringRef name, Val
   Value bc2 = g.sub(c(1), g.make<PowOp>({c(beta2), stepCount}));
   Value denom = g.add(g.same<SqrtOp>(g.div(v1, bc2)), c(eps));
   return g.sub(p, g.mul(g.div(g.div(m1, bc1), denom), c(lr)));
+}
+
+LogicalResult BuildTrainingPass::applyUpdates(OpBuilder &builder, GradientBuilder &g,
+                                              Location loc,
+                                              SmallVector<std::pair<StringRef, Value>> trained,
+                                              llvm::function_ref<Value(StringRef)> current) {
+  if (gradClip > 0) {
+    // PyTorch's clip_grad_norm_: scale by min(1, clip / (norm + 1e-6)).
+    Type t = typeOf(trained.front().second).getElementType();
+    Value total;
+    for (auto &[name, grad] : trained) {
+      SmallVector<int64_t> all;
+      for (int64_t d = 0; d < typeOf(grad).getRank(); ++d)
+        all.push_back(d);
+      Value sq = g.mul(grad, grad);
+      Value s = all.empty() ? sq : g.reduceSum(sq, all, /*keepDims=*/false);
+      total = total ? g.add(total, s) : s;
+    }
+    Value norm = g.same<SqrtOp>(total);
+    Value coef = g.make<MinOp>(
+        {g.div(g.scalar(t, gradClip), g.add(norm, g.scalar(t, 1e-6))), g.scalar(t, 1)});
+    for (auto &entry : trained)
+      entry.second = g.mul(entry.second, coef);
+  }
+
+  Value stepCount;
+  if (optimizer == "adam" || optimizer == "adamw") {
+    Type t = typeOf(trained.front().second).getElementType();
+    auto count = state(g, "__gpipe", "step", RankedTensorType::get({}, t));
+    if (failed(count))
+      return failure();
+    stepCount = g.add(*count, g.scalar(t, 1));
+    SetParamOp::create(builder, loc, FlatSymbolRefAttr::get(&getContext(), "__gpipe.step"),
+                       stepCount);
+  }
+  for (auto &[name, grad] : trained) {
+    auto param = module.lookupSymbol<ParamOp>(name);
+    g.setLoc(param.getLoc());
+    Value next = optimizerUpdate(g, name, current(name), grad, stepCount);
+    if (!next || g.failed())
+      return failure();
+    SetParamOp::create(builder, param.getLoc(), FlatSymbolRefAttr::get(&getContext(), name),
+                       next);
+  }
+  return success();
+}
+
+LogicalResult
+BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
+                                          ArrayRef<std::pair<StringRef, Value>> trained) {
+  Block &body = step.getBody().front();
+  for (Operation &op : body)
+    if (isa<BatchNormTrainOp, DropoutOp>(op))
+      return op.emitError("gpipe-build-training: pipeline-functions does not support '")
+             << op.getName() << "' yet (its statistics or mask would differ per micro-batch)";
+  std::string lossName = stepFunction + "_loss";
+  std::string updateName = stepFunction + "_update";
+  for (const std::string &name : {lossName, updateName})
+    if (module.lookupSymbol(name))
+      return module.emitError("gpipe-build-training: the module already has a symbol @") << name;
+
+  // The loss function: the step as it is now (forward and loss, before the
+  // backward), returning the loss and the model's outputs.
+  IRMapping map;
+  auto lossFn = cast<func::FuncOp>(step->clone(map));
+  lossFn.setSymName(lossName);
+  module.getBody()->getOperations().insertAfter(Block::iterator(step), lossFn);
+  Block &lossBody = lossFn.getBody().front();
+  auto oldRet = cast<func::ReturnOp>(lossBody.getTerminator());
+  // Ops built after the loss (the backward so far) are not part of it.
+  Operation *lossOp = map.lookup(lossValue).getDefiningOp();
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(lossBody)))
+    if (&op != oldRet && lossOp && lossOp->isBeforeInBlock(&op) && op.use_empty())
+      op.erase();
+  SmallVector<Value> results{map.lookup(lossValue)};
+  llvm::append_range(results, oldRet.getOperands());
+  OpBuilder lb(oldRet);
+  func::ReturnOp::create(lb, oldRet.getLoc(), results);
+  SmallVector<Attribute> resultAttrs{DictionaryAttr::get(
+      &getContext(), {lb.getNamedAttr("gpipe.name", lb.getStringAttr("loss"))})};
+  if (ArrayAttr old = step.getAllResultAttrs())
+    llvm::append_range(resultAttrs, old.getValue());
+  else
+    resultAttrs.append(oldRet.getNumOperands(), DictionaryAttr::get(&getContext()));
+  oldRet.erase();
+  lossFn.setType(FunctionType::get(&getContext(), lossBody.getArgumentTypes(),
+                                   ValueRange(results).getTypes()));
+  lossFn.setAllResultAttrs(resultAttrs);
+  eraseDeadOps(lossBody);
+
+  // The update function: one argument per trained parameter's gradient.
+  OpBuilder ub(&getContext());
+  ub.setInsertionPointAfter(lossFn);
+  SmallVector<Type> gradTypes;
+  SmallVector<Attribute> argAttrs;
+  for (auto &[name, grad] : trained) {
+    gradTypes.push_back(grad.getType());
+    argAttrs.push_back(DictionaryAttr::get(
+        &getContext(), {ub.getNamedAttr("gpipe.param", FlatSymbolRefAttr::get(&getContext(), name))}));
+  }
+  auto update = func::FuncOp::create(ub, step.getLoc(), updateName,
+                                     FunctionType::get(&getContext(), gradTypes, {}));
+  update.setAllArgAttrs(argAttrs);
+  Block *entry = update.addEntryBlock();
+  ub.setInsertionPointToStart(entry);
+  auto retOp = func::ReturnOp::create(ub, step.getLoc(), ValueRange());
+  ub.setInsertionPoint(retOp);
+  GradientBuilder ug(ub, step.getLoc());
+  SmallVector<std::pair<StringRef, Value>> fromArgs;
+  llvm::StringMap<Value> current;
+  for (auto [i, entry2] : llvm::enumerate(trained)) {
+    fromArgs.push_back({entry2.first, entry->getArgument(i)});
+    current[entry2.first] =
+        GetParamOp::create(ub, step.getLoc(), entry2.second.getType(),
+                           FlatSymbolRefAttr::get(&getContext(), entry2.first))
+            .getResult();
+  }
+  stateDeclared = false;
+  if (failed(applyUpdates(ub, ug, step.getLoc(), fromArgs,
+                          [&](StringRef name) { return current.lookup(name); })))
+    return failure();
+  // The step declares the same state; it reads it.
+  stateDeclared = true;
+  return success();
 }
 
 void BuildTrainingPass::buildEvalFunction(func::FuncOp forward) {
@@ -255,46 +395,16 @@ LogicalResult BuildTrainingPass::run() {
   if (trained.empty())
     return forward.emitError("gpipe-build-training: the loss depends on no trainable parameter");
 
-  if (gradClip > 0) {
-    // PyTorch's clip_grad_norm_: scale by min(1, clip / (norm + 1e-6)).
-    Type t = typeOf(trained.front().second).getElementType();
-    Value total;
-    for (auto &[name, grad] : trained) {
-      SmallVector<int64_t> all;
-      for (int64_t d = 0; d < typeOf(grad).getRank(); ++d)
-        all.push_back(d);
-      Value sq = g.mul(grad, grad);
-      Value s = all.empty() ? sq : g.reduceSum(sq, all, /*keepDims=*/false);
-      total = total ? g.add(total, s) : s;
-    }
-    Value norm = g.same<SqrtOp>(total);
-    Value coef = g.make<MinOp>(
-        {g.div(g.scalar(t, gradClip), g.add(norm, g.scalar(t, 1e-6))), g.scalar(t, 1)});
-    for (auto &entry : trained)
-      entry.second = g.mul(entry.second, coef);
-  }
-
-  Value stepCount;
-  if (optimizer == "adam" || optimizer == "adamw") {
-    Type t = typeOf(trained.front().second).getElementType();
-    auto count = state(g, "__gpipe", "step", RankedTensorType::get({}, t));
-    if (failed(count))
+  for (auto &[name, grad] : trained)
+    module.lookupSymbol<ParamOp>(name).setTrainable(true);
+  if (pipelineFunctions) {
+    OpBuilder::InsertionGuard guard(builder);
+    if (failed(buildPipelineFunctions(step, *lossValue, trained)))
       return failure();
-    stepCount = g.add(*count, g.scalar(t, 1));
-    SetParamOp::create(builder, ret.getLoc(), FlatSymbolRefAttr::get(&getContext(), "__gpipe.step"),
-                       stepCount);
   }
-  for (auto &[name, grad] : trained) {
-    auto param = module.lookupSymbol<ParamOp>(name);
-    param.setTrainable(true);
-    Value current = reads[name].front();
-    g.setLoc(param.getLoc());
-    Value next = optimizerUpdate(g, name, current, grad, stepCount);
-    if (!next || g.failed())
-      return failure();
-    SetParamOp::create(builder, param.getLoc(), FlatSymbolRefAttr::get(&getContext(), name),
-                       next);
-  }
+  if (failed(applyUpdates(builder, g, ret.getLoc(), trained,
+                          [&](StringRef name) { return reads[name].front(); })))
+    return failure();
   // Training-mode batch norms keep their running statistics.
   for (auto bn : llvm::make_early_inc_range(body.getOps<BatchNormTrainOp>()))
     for (auto [stat, next] : {std::pair{bn.getRunningMean(), bn.getNewRunningMean()},

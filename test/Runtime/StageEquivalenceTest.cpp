@@ -100,8 +100,10 @@ bool randomParam(ParamOp p, HostTensor &dst, std::string &) {
   return true;
 }
 
-/// The model at batch size `batch`, partitioned into `stages` and outlined.
-OwningOpRef<ModuleOp> outlinedModel(MLIRContext &ctx, int64_t stages, int64_t batch) {
+/// The model at batch size `batch`, partitioned into `stages` and outlined
+/// (`prefix` passes run first; `function` is the one partitioned).
+OwningOpRef<ModuleOp> outlinedModel(MLIRContext &ctx, int64_t stages, int64_t batch,
+                                    std::string prefix = "", std::string function = "main") {
   std::string source = kModel;
   std::string from = "tensor<8x16", to = "tensor<" + std::to_string(batch) + "x16";
   for (size_t pos = 0; (pos = source.find(from, pos)) != std::string::npos; pos += to.size())
@@ -109,9 +111,9 @@ OwningOpRef<ModuleOp> outlinedModel(MLIRContext &ctx, int64_t stages, int64_t ba
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &ctx);
   EXPECT_TRUE(module);
   PassManager pm(&ctx);
-  std::string pipeline = "gpipe-partition{stages=" + std::to_string(stages) +
-                         " balance=uniform devices=" GPIPE_SOURCE_DIR
-                         "/devices/h100-sxm.json},gpipe-outline-stages";
+  std::string pipeline = prefix + "gpipe-partition{stages=" + std::to_string(stages) +
+                         " function=" + function + " balance=uniform devices=" GPIPE_SOURCE_DIR
+                         "/devices/h100-sxm.json},gpipe-outline-stages{function=" + function + "}";
   EXPECT_TRUE(succeeded(parsePassPipeline(pipeline, pm)));
   EXPECT_TRUE(succeeded(pm.run(*module)));
   return module;
@@ -310,3 +312,85 @@ TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
 }
 
 } // namespace
+
+// Pipelined training: the loss function's stages run under the schedule,
+// the loss of each micro-batch seeded with 1/M, the summed gradients fed to
+// the update function once per mini-batch. After three AdamW steps with
+// gradient clipping every parameter equals the unpipelined train_step's.
+TEST_F(StageEquivalence, PipelinedTrainingMatchesTheTrainingStep) {
+  const std::string training = "gpipe-build-training{loss=mse optimizer=adamw lr=0.05 "
+                               "weight-decay=0.01 grad-clip=0.5 pipeline-functions=true},";
+  auto type = RankedTensorType::get({8, 16}, Float64Type::get(&ctx));
+  const int steps = 3;
+  std::vector<HostTensor> xs, labels;
+  for (int i = 0; i < steps; ++i) {
+    xs.push_back(randomTensor(type, 10 + i));
+    labels.push_back(randomTensor(type, 20 + i));
+  }
+
+  // The reference: train_step on the whole batch.
+  OwningOpRef<ModuleOp> ref = outlinedModel(ctx, 1, 8, training, "train_step_loss");
+  ASSERT_TRUE(ref);
+  ParamStore refStore(randomParam);
+  auto trainStep = ref->lookupSymbol<func::FuncOp>("train_step");
+  ASSERT_TRUE(trainStep);
+  for (int i = 0; i < steps; ++i)
+    ASSERT_TRUE(succeeded(interpret(trainStep, {xs[i], labels[i]}, refStore)));
+  std::vector<std::string> trained;
+  ref->walk([&](ParamOp p) {
+    if (p.getTrainable())
+      trained.push_back(p.getSymName().str());
+  });
+  ASSERT_EQ(trained.size(), 4u);
+
+  for (int k : {1, 2, 3})
+    for (int m : {1, 2, 4})
+      for (ScheduleKind kind : {ScheduleKind::GPipe, ScheduleKind::OneFOneB}) {
+        SCOPED_TRACE(llvm::formatv("K = {0}, M = {1}, {2}", k, m,
+                                   kind == ScheduleKind::GPipe ? "gpipe" : "1f1b")
+                         .str());
+        int rows = 8 / m;
+        OwningOpRef<ModuleOp> module = outlinedModel(ctx, k, rows, training, "train_step_loss");
+        ASSERT_TRUE(module);
+        auto update = module->lookupSymbol<func::FuncOp>("train_step_update");
+        ASSERT_TRUE(update);
+        auto lossFn = module->lookupSymbol<func::FuncOp>("train_step_loss");
+        ParamStore updateStore(randomParam);
+        std::vector<ParamStore> stores(k, ParamStore(randomParam));
+        Schedule schedule = buildSchedule(k, m, kind, RecomputePolicy::Full);
+        for (int i = 0; i < steps; ++i) {
+          std::vector<std::vector<HostTensor>> inputs(m), seeds(m);
+          for (int mb = 0; mb < m; ++mb) {
+            inputs[mb] = {sliceRows(ctx, xs[i], mb, rows), sliceRows(ctx, labels[i], mb, rows)};
+            for (Type t : lossFn.getFunctionType().getResults()) {
+              HostTensor seed = *HostTensor::allocate(cast<RankedTensorType>(t));
+              std::memset(seed.data(), 0, seed.bytes());
+              seeds[mb].push_back(seed);
+            }
+            // The mini-batch loss is the mean of the micro-batch means.
+            *static_cast<double *>(seeds[mb][0].data()) = 1.0 / m;
+          }
+          std::string error;
+          FailureOr<PipelineResult> got =
+              runPipeline(*module, "train_step_loss", schedule, inputs, seeds, stores, error);
+          ASSERT_TRUE(succeeded(got)) << error;
+          std::vector<HostTensor> grads;
+          for (unsigned a = 0; a < update.getNumArguments(); ++a) {
+            auto name = update.getArgAttrOfType<FlatSymbolRefAttr>(a, "gpipe.param").getValue();
+            ASSERT_TRUE(got->paramGrads.count(name.str())) << name.str();
+            grads.push_back(got->paramGrads[name.str()]);
+          }
+          // Make the update store current (it loads parameters lazily),
+          // update, and give every stage the new parameters.
+          ASSERT_TRUE(succeeded(interpret(update, grads, updateStore)));
+          for (const std::string &name : trained)
+            for (ParamStore &store : stores)
+              store.set(name, *updateStore.lookup(name));
+        }
+        for (const std::string &name : trained) {
+          const HostTensor *want = refStore.lookup(name), *have = updateStore.lookup(name);
+          ASSERT_TRUE(want && have) << name;
+          EXPECT_LT(relativeError(*have, *want), 1e-10) << name;
+        }
+      }
+}

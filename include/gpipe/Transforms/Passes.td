@@ -74,6 +74,9 @@ def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
     Option<"gradClip", "grad-clip", "double", /*default=*/"0.0",
            "Clip the gradients' global L2 norm to this value (0: off)">,
     ListOption<"frozen", "frozen", "std::string", "Parameters not to train">,
+    Option<"pipelineFunctions", "pipeline-functions", "bool", /*default=*/"false",
+           "Also create @<step>_loss (forward and loss) and @<step>_update (the "
+           "update from given gradients) for pipelined training">,
   ];
 }
 
