@@ -2,6 +2,7 @@
 
 #include "Training.h"
 
+#include "gpipe/Execution/PipelineExecutor.h"
 #include "gpipe/Import/WeightReader.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -191,6 +192,80 @@ int save(ModuleOp module, ParamStore &params, StringRef dest) {
 }
 } // namespace
 
+/// What pipelined training needs: the loss function (whose stages run under
+/// the schedule), the update function, a parameter store per stage, and the
+/// trained parameters' names.
+struct Pipelined {
+  func::FuncOp lossFn, update;
+  Schedule schedule;
+  std::vector<ParamStore> stores;
+  std::vector<std::string> trained;
+};
+
+/// One pipelined training step over `micro` (M micro-batches): the loss
+/// function's stages under the schedule, the loss of each micro-batch seeded
+/// with 1/M, then the update function once. Returns the mean loss.
+FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
+                                    const std::vector<std::vector<HostTensor>> &micro,
+                                    ParamStore &params, std::string &error) {
+  int m = p.schedule.microBatches;
+  std::vector<std::vector<HostTensor>> seeds(m);
+  for (int mb = 0; mb < m; ++mb)
+    for (auto [i, t] : llvm::enumerate(p.lossFn.getFunctionType().getResults())) {
+      auto type = cast<RankedTensorType>(t);
+      if (!isa<FloatType>(type.getElementType())) {
+        seeds[mb].emplace_back();
+        continue;
+      }
+      HostTensor seed = *HostTensor::allocate(type);
+      std::memset(seed.data(), 0, seed.bytes());
+      if (i == 0) {
+        // The mini-batch's mean loss is the mean of the micro-batch means.
+        if (type.getElementType().isF32())
+          *static_cast<float *>(seed.data()) = 1.0f / m;
+        else
+          *static_cast<double *>(seed.data()) = 1.0 / m;
+      }
+      seeds[mb].push_back(std::move(seed));
+    }
+  FailureOr<PipelineResult> result =
+      runPipeline(module, p.lossFn.getSymName(), p.schedule, micro, seeds, p.stores, error);
+  if (failed(result))
+    return failure();
+  std::vector<HostTensor> grads;
+  for (unsigned a = 0; a < p.update.getNumArguments(); ++a) {
+    std::string name =
+        p.update.getArgAttrOfType<FlatSymbolRefAttr>(a, "gpipe.param").getValue().str();
+    auto it = result->paramGrads.find(name);
+    if (it == result->paramGrads.end()) {
+      error = "no stage produced the gradient of '" + name + "'";
+      return failure();
+    }
+    grads.push_back(it->second);
+  }
+  if (failed(interpret(p.update, grads, params)))
+    return failure();
+  // Every stage sees the updated parameters.
+  for (const std::string &name : p.trained)
+    if (const HostTensor *value = params.lookup(name))
+      for (ParamStore &store : p.stores)
+        store.set(name, *value);
+  // The mean loss.
+  HostTensor loss = *HostTensor::allocate(
+      cast<RankedTensorType>(p.lossFn.getFunctionType().getResult(0)));
+  double sum = 0;
+  for (int mb = 0; mb < m; ++mb) {
+    const gp_tensor &l = *result->outputs[mb][0].view();
+    sum += l.dtype == GP_F32 ? *static_cast<const float *>(l.data)
+                             : *static_cast<const double *>(l.data);
+  }
+  if (loss.view()->dtype == GP_F32)
+    *static_cast<float *>(loss.data()) = static_cast<float>(sum / m);
+  else
+    *static_cast<double *>(loss.data()) = sum / m;
+  return loss;
+}
+
 int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &params) {
   auto step = module.lookupSymbol<func::FuncOp>(options.stepFunction);
   if (!step)
@@ -202,7 +277,28 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
   DataSet data;
   if (auto error = loadDataSet(step, files, data))
     return fail(*error);
-  int64_t batch = data.batchTypes.front().getDimSize(0);
+  int64_t micro = data.batchTypes.front().getDimSize(0);
+  int64_t microBatches = options.stages > 0 ? options.microBatches : 1;
+  int64_t batch = micro * microBatches;
+  if (data.rows < batch)
+    return fail(llvm::formatv("the data has {0} rows, fewer than one batch of {1}", data.rows,
+                              batch)
+                    .str());
+  Pipelined pipelined;
+  if (options.stages > 0) {
+    pipelined.lossFn = module.lookupSymbol<func::FuncOp>(options.stepFunction + "_loss");
+    pipelined.update = module.lookupSymbol<func::FuncOp>(options.stepFunction + "_update");
+    if (!pipelined.lossFn || !pipelined.update)
+      return fail("pipelined training needs @" + options.stepFunction + "_loss and @" +
+                  options.stepFunction + "_update (gpipe-build-training pipeline-functions)");
+    pipelined.schedule =
+        buildSchedule(options.stages, options.microBatches, options.schedule, options.recompute);
+    for (int s = 0; s < options.stages; ++s)
+      pipelined.stores.push_back(options.makeStageStore());
+    for (auto param : module.getOps<ParamOp>())
+      if (param.getTrainable())
+        pipelined.trained.push_back(param.getSymName().str());
+  }
   std::vector<int64_t> order(data.rows);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937 rng(options.shuffleSeed.value_or(0));
@@ -219,12 +315,24 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
       cursor = 0;
       shuffle();
     }
-    auto results = interpret(step, gatherBatch(data, order, cursor), params);
-    cursor += batch;
-    if (failed(results))
-      return 1;
-    lastLoss = results->front();
-    const gp_tensor &loss = *results->front().view();
+    if (options.stages > 0) {
+      std::vector<std::vector<HostTensor>> microInputs;
+      for (int64_t mb = 0; mb < microBatches; ++mb)
+        microInputs.push_back(gatherBatch(data, order, cursor + mb * micro));
+      cursor += batch;
+      std::string error;
+      FailureOr<HostTensor> loss = pipelinedStep(module, pipelined, microInputs, params, error);
+      if (failed(loss))
+        return error.empty() ? 1 : fail(error);
+      lastLoss = *loss;
+    } else {
+      auto results = interpret(step, gatherBatch(data, order, cursor), params);
+      cursor += batch;
+      if (failed(results))
+        return 1;
+      lastLoss = results->front();
+    }
+    const gp_tensor &loss = *lastLoss.view();
     double value = loss.dtype == GP_F32 ? *static_cast<const float *>(loss.data)
                                         : *static_cast<const double *>(loss.data);
     if (!std::isfinite(value))
@@ -241,6 +349,14 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
       return fail("evaluation needs --eval-labels FILE.npy");
     if (int rc = evaluate(eval, options, params))
       return rc;
+  }
+  if (!options.outputDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
+      return fail("cannot create output directory '" + options.outputDir + "': " + ec.message());
+    llvm::SmallString<256> path(options.outputDir);
+    llvm::sys::path::append(path, "loss.npy");
+    if (gp_npy_write(path.c_str(), lastLoss.view()) != GP_OK)
+      return fail(gp_last_error());
   }
   bool ok = true;
   if (!options.expectLossFile.empty() &&

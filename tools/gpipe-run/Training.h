@@ -4,10 +4,12 @@
 #define GPIPE_TOOLS_GPIPE_RUN_TRAINING_H
 
 #include "gpipe/Execution/Interpreter.h"
+#include "gpipe/Transforms/Schedule.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -28,6 +30,18 @@ struct TrainingOptions {
   /// (`<dir>/<initializer>.npy`) with references.
   std::string expectLossFile, expectParamsDir;
   double maxRelError = 1e-5;
+  /// If set: write the last loss there as loss.npy.
+  std::string outputDir;
+  /// Pipelined training (stages > 0): each step runs the stages of
+  /// `<step>_loss` (gpipe-outline-stages) over `microBatches` micro-batches
+  /// of the step's batch size under `schedule`, one thread per stage, then
+  /// `<step>_update` once on the summed gradients.
+  int stages = 0;
+  int microBatches = 1;
+  mlir::gpipe::ScheduleKind schedule = mlir::gpipe::ScheduleKind::GPipe;
+  mlir::gpipe::RecomputePolicy recompute = mlir::gpipe::RecomputePolicy::Full;
+  /// A fresh parameter store for a stage (each stage holds its own).
+  std::function<mlir::gpipe::ParamStore()> makeStageStore;
 };
 
 /// Runs `options.steps` training steps over mini-batches of the data set,

@@ -49,7 +49,8 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
 static cl::list<std::string> inputs("input", cl::desc("Bind a model input to a .npy file"),
                                     cl::value_desc("name=file.npy"), cl::cat(category));
 static cl::opt<std::string> outputDir("output-dir",
-                                      cl::desc("Where to write <output name>.npy (created)"),
+                                      cl::desc("Where to write <output name>.npy (created); with "
+                                               "--train-steps, the last loss as loss.npy"),
                                       cl::value_desc("dir"), cl::init("."), cl::cat(category));
 static cl::opt<std::string> functionName("function", cl::desc("Function to run"),
                                          cl::init("main"), cl::cat(category));
@@ -129,6 +130,23 @@ static cl::opt<std::string> expectParams(
     "expect-params-dir",
     cl::desc("After training: compare each parameter with <dir>/<initializer>.npy"),
     cl::value_desc("dir"), cl::cat(trainCategory));
+static cl::OptionCategory pipelineCategory("gpipe-run pipelined training options");
+static cl::opt<int> stages("stages",
+                           cl::desc("Pipelined training over K stages, one thread each "
+                                    "(needs an ONNX model, --batch-size and --devices)"),
+                           cl::value_desc("K"), cl::init(0), cl::cat(pipelineCategory));
+static cl::opt<int> microBatches("micro-batches",
+                                 cl::desc("Micro-batches per mini-batch (M; divides --batch-size)"),
+                                 cl::value_desc("M"), cl::init(1), cl::cat(pipelineCategory));
+static cl::opt<std::string> scheduleKind("schedule", cl::desc("gpipe | 1f1b"),
+                                         cl::init("gpipe"), cl::cat(pipelineCategory));
+static cl::opt<std::string> recomputeKind("recompute", cl::desc("none | full | except-last"),
+                                          cl::init("full"), cl::cat(pipelineCategory));
+static cl::list<std::string> deviceFiles(
+    "devices", cl::desc("Device files the partition balances for (one, or one per stage)"),
+    cl::CommaSeparated, cl::cat(pipelineCategory));
+static cl::opt<std::string> balance("balance", cl::desc("time | params | uniform | torchgpipe"),
+                                    cl::init("time"), cl::cat(pipelineCategory));
 static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
                             cl::cat(category));
 
@@ -215,7 +233,7 @@ std::string fileNameFor(StringRef name) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
-  cl::HideUnrelatedOptions({&category, &trainCategory});
+  cl::HideUnrelatedOptions({&category, &trainCategory, &pipelineCategory});
   cl::ParseCommandLineOptions(argc, argv, "gpipe reference executor (CPU)\n");
   auto fail = [](const llvm::Twine &msg) {
     llvm::errs() << "gpipe-run: error: " << msg << "\n";
@@ -230,10 +248,48 @@ int main(int argc, char **argv) {
   context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
   gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-run");
 
+  bool pipelined = stages.getNumOccurrences() > 0;
+  gpipe::ScheduleKind schedule = gpipe::ScheduleKind::GPipe;
+  gpipe::RecomputePolicy recompute = gpipe::RecomputePolicy::Full;
+  if (pipelined) {
+    if (stages < 1)
+      return fail("--stages must be positive");
+    if (microBatches < 1)
+      return fail("--micro-batches must be positive");
+    if (trainSteps == 0)
+      return fail("--stages needs --train-steps");
+    if (!gpipe::isONNXPath(inputFile))
+      return fail("pipelined training needs an ONNX model: it is compiled at the micro-batch size");
+    if (batchSize.getNumOccurrences() == 0)
+      return fail("pipelined training needs --batch-size");
+    if (batchSize % microBatches != 0)
+      return fail(llvm::formatv("--batch-size {0} is not divisible by --micro-batches {1}",
+                                batchSize.getValue(), microBatches.getValue())
+                      .str());
+    if (deviceFiles.empty())
+      return fail("pipelined training needs --devices FILE[,FILE...] (e.g. devices/cpu-host.json)");
+    if (scheduleKind == "1f1b")
+      schedule = gpipe::ScheduleKind::OneFOneB;
+    else if (scheduleKind != "gpipe")
+      return fail("--schedule must be gpipe or 1f1b, got '" + scheduleKind + "'");
+    if (recomputeKind == "none")
+      recompute = gpipe::RecomputePolicy::None;
+    else if (recomputeKind == "except-last")
+      recompute = gpipe::RecomputePolicy::ExceptLast;
+    else if (recomputeKind != "full")
+      return fail("--recompute must be none, full or except-last, got '" + recomputeKind + "'");
+  } else if (microBatches.getNumOccurrences() || scheduleKind.getNumOccurrences() ||
+             recomputeKind.getNumOccurrences() || !deviceFiles.empty() ||
+             balance.getNumOccurrences()) {
+    return fail("--micro-batches, --schedule, --recompute, --devices and --balance need --stages");
+  }
+
   OwningOpRef<ModuleOp> module;
   if (gpipe::isONNXPath(inputFile)) {
     gpipe::ImportOptions options;
-    if (auto error = gpipe::parseShapeFlags(batchSize, batchSize.getNumOccurrences() > 0,
+    // A pipelined model is compiled at the micro-batch size.
+    int64_t importBatch = pipelined ? batchSize / microBatches : batchSize.getValue();
+    if (auto error = gpipe::parseShapeFlags(importBatch, batchSize.getNumOccurrences() > 0,
                                             dims, options))
       return fail(*error);
     module = gpipe::importONNXFile(inputFile, &context, options);
@@ -280,12 +336,24 @@ int main(int argc, char **argv) {
          << " beta1=" << beta1 << " beta2=" << beta2 << " eps=" << adamEps
          << " weight-decay=" << weightDecay << " grad-clip=" << gradClip
          << " class-axis=" << classAxis;
+      if (pipelined)
+        os << " pipeline-functions=true";
       if (!frozen.empty()) {
         os << " frozen=";
         for (auto [i, name] : llvm::enumerate(frozen))
           os << (i ? "," : "") << name;
       }
       os << "}";
+      if (pipelined) {
+        std::string lossFn = options.stepFunction + "_loss";
+        os << ",gpipe-partition{function=" << lossFn << " stages=" << stages.getValue()
+           << " micro-batches=" << microBatches.getValue() << " schedule=" << scheduleKind.getValue()
+           << " recompute=" << (recompute != gpipe::RecomputePolicy::None ? "true" : "false")
+           << " balance=" << balance.getValue() << " devices=";
+        for (auto [i, file] : llvm::enumerate(deviceFiles))
+          os << (i ? "," : "") << file;
+        os << "},gpipe-outline-stages{function=" << lossFn << "}";
+      }
       PassManager pm(&context);
       if (failed(parsePassPipeline(os.str(), pm)) || failed(pm.run(*module)))
         return 1;
@@ -302,6 +370,23 @@ int main(int argc, char **argv) {
     options.expectLossFile = expectLoss;
     options.expectParamsDir = expectParams;
     options.maxRelError = maxRelError;
+    if (outputDir.getNumOccurrences())
+      options.outputDir = outputDir;
+    if (pipelined) {
+      options.stages = stages;
+      options.microBatches = microBatches;
+      options.schedule = schedule;
+      options.recompute = recompute;
+      // Each stage reads its parameters with its own reader.
+      options.makeStageStore = [] {
+        auto reader = std::make_shared<gpipe::WeightReader>();
+        return gpipe::ParamStore([reader](gpipe::ParamOp param, gpipe::HostTensor &dst,
+                                          std::string &error) {
+          return reader->read(*param.getFile(), *param.getInitializer(),
+                              cast<RankedTensorType>(param.getType()), dst.data(), error);
+        });
+      };
+    }
     return gpiperun::runTraining(*module, options, params);
   }
   if (!labels.empty() || !evalInputs.empty() || !saveFile.empty())
