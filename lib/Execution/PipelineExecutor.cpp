@@ -351,7 +351,10 @@ mlir::gpipe::runPipeline(ModuleOp module, StringRef function, const Schedule &sc
     }
     for (unsigned i = 0; i < info.forward.getNumArguments(); ++i) {
       auto src = info.forward.getArgAttrOfType<DenseI64ArrayAttr>(i, "gpipe.source");
-      if (!src || src.size() != 2 || src[0] >= s) {
+      bool valid = src && src.size() == 2 && src[0] < s && src[0] >= -1 && src[1] >= 0;
+      if (valid && src[0] >= 0)
+        valid = src[1] < static_cast<int64_t>(stages[src[0]].forward.getNumResults());
+      if (!valid) {
         error = "runPipeline: argument " + std::to_string(i) + " of " + prefix +
                 "_forward has no valid gpipe.source";
         return failure();
@@ -365,6 +368,30 @@ mlir::gpipe::runPipeline(ModuleOp module, StringRef function, const Schedule &sc
     for (unsigned i = 0; i < info.forward.getNumResults(); ++i) {
       auto pos = info.forward.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.returns");
       info.returns.emplace_back(pos ? pos.asArrayRef().vec() : std::vector<int64_t>());
+    }
+    // The backward: the forward's inputs, then output gradients; results are
+    // input gradients (of earlier stages' outputs) or parameter gradients.
+    auto bad = [&](const std::string &what) {
+      error = "runPipeline: " + prefix + "_backward: " + what;
+      return failure();
+    };
+    func::FuncOp bwd = info.backward;
+    if (bwd.getNumArguments() < info.forward.getNumArguments())
+      return bad("fewer arguments than the forward has");
+    for (unsigned i = info.forward.getNumArguments(); i < bwd.getNumArguments(); ++i) {
+      auto out = bwd.getArgAttrOfType<IntegerAttr>(i, "gpipe.grad_of_output");
+      if (!out || out.getInt() < 0 ||
+          out.getInt() >= static_cast<int64_t>(info.forward.getNumResults()))
+        return bad("argument " + std::to_string(i) + " has no valid gpipe.grad_of_output");
+    }
+    for (unsigned i = 0; i < bwd.getNumResults(); ++i) {
+      auto of = bwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.grad_of");
+      bool valid = of && of.size() == 2 && of[0] >= 0 && of[0] < s && of[1] >= 0 &&
+                   of[1] < static_cast<int64_t>(stages[of[0]].forward.getNumResults()) &&
+                   info.producers.count(of[0]);
+      if (!valid && !bwd.getResultAttrOfType<FlatSymbolRefAttr>(i, "gpipe.param"))
+        return bad("result " + std::to_string(i) +
+                   " is neither a valid gpipe.grad_of nor a gpipe.param gradient");
     }
   }
   PipelineResult result;

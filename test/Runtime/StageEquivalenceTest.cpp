@@ -295,6 +295,28 @@ TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
                                  inputs, grads, three, error)));
   EXPECT_NE(error.find("no function main_stage2_forward"), std::string::npos) << error;
 
+  // Stage functions whose wiring attributes are damaged are refused up front.
+  auto fwd1 = module->lookupSymbol<func::FuncOp>("main_stage1_forward");
+  auto savedSource = fwd1.getArgAttr(0, "gpipe.source");
+  fwd1.setArgAttr(0, "gpipe.source", DenseI64ArrayAttr::get(&ctx, {0, 99}));
+  std::vector<ParamStore> two(2, ParamStore(randomParam));
+  error.clear();
+  EXPECT_TRUE(failed(runPipeline(*module, "main",
+                                 buildSchedule(2, 2, ScheduleKind::GPipe, RecomputePolicy::Full),
+                                 inputs, grads, two, error)));
+  EXPECT_NE(error.find("argument 0 of main_stage1_forward has no valid gpipe.source"),
+            std::string::npos)
+      << error;
+  fwd1.setArgAttr(0, "gpipe.source", savedSource);
+  auto bwd1 = module->lookupSymbol<func::FuncOp>("main_stage1_backward");
+  bwd1.removeResultAttr(0, StringAttr::get(&ctx, "gpipe.grad_of"));
+  error.clear();
+  EXPECT_TRUE(failed(runPipeline(*module, "main",
+                                 buildSchedule(2, 2, ScheduleKind::GPipe, RecomputePolicy::Full),
+                                 inputs, grads, two, error)));
+  EXPECT_NE(error.find("main_stage1_backward: result 0 is neither"), std::string::npos) << error;
+  module = outlinedModel(ctx, 2, 4);
+
   // A stage whose parameters cannot be loaded fails; the other stage, waiting
   // for its messages, is stopped rather than left hanging.
   std::vector<ParamStore> stores;
