@@ -16,10 +16,19 @@ test/models/<model>/train_<optimizer>/:
                                     (parameters and BatchNorm statistics)
 Initializer names are kept; '/' and ':' become '_' in file names.
 
-  /usr/bin/python3 utils/make_training_references.py
+With --micro-batches M it records instead, for the BatchNorm CNN, GPipe's
+micro-batched step under test/models/resnet_cnn/train_<optimizer>_mb<M>/:
+the batch split into M micro-batches, each run forward (BatchNorm normalizes
+with the micro-batch's statistics and updates its running statistics, M
+times per step) and backward with its mean loss divided by M, the gradients
+accumulated, then one optimizer step; loss.npy is the mean of the
+micro-batch losses.
+
+  /usr/bin/python3 utils/make_training_references.py [--micro-batches M]
 """
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -85,7 +94,12 @@ def match_initializers(model, initializers):
 def main():
     torch.set_num_threads(1)
     exporter = load_exporter()
-    for name in MODELS:
+    micro = 1
+    if len(sys.argv) == 3 and sys.argv[1] == "--micro-batches":
+        micro = int(sys.argv[2])
+    elif len(sys.argv) != 1:
+        sys.exit("usage: make_training_references.py [--micro-batches M]")
+    for name in (MODELS if micro == 1 else ["resnet_cnn"]):
         model_dir = os.path.join(ROOT, "test", "models", name)
         graph = onnx.load(os.path.join(model_dir, "model.onnx")).graph
         initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -101,14 +115,21 @@ def main():
             else:
                 labels = rng.integers(0, 10, size=(x.shape[0],)).astype(np.int64)
             optimizer = make_opt(model.parameters())
-            out = model(x)
-            if out.dim() == 3:
-                out = out.permute(0, 2, 1)  # classes on dimension 1
-            loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(labels))
             optimizer.zero_grad()
-            loss.backward()
+            rows = x.shape[0] // micro
+            losses = []
+            for mb in range(micro):
+                out = model(x[mb * rows:(mb + 1) * rows])
+                if out.dim() == 3:
+                    out = out.permute(0, 2, 1)  # classes on dimension 1
+                mb_loss = torch.nn.functional.cross_entropy(
+                    out, torch.from_numpy(labels[mb * rows:(mb + 1) * rows]))
+                (mb_loss / micro).backward()
+                losses.append(mb_loss.item())
+            loss = torch.tensor(sum(losses) / micro)
             optimizer.step()
-            out_dir = os.path.join(model_dir, f"train_{opt_name}")
+            suffix = "" if micro == 1 else f"_mb{micro}"
+            out_dir = os.path.join(model_dir, f"train_{opt_name}{suffix}")
             params_dir = os.path.join(out_dir, "params")
             os.makedirs(params_dir, exist_ok=True)
             for f in os.listdir(params_dir):

@@ -238,10 +238,11 @@ LogicalResult
 BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
                                           ArrayRef<std::pair<StringRef, Value>> trained) {
   Block &body = step.getBody().front();
-  for (Operation &op : body)
-    if (isa<BatchNormTrainOp, DropoutOp>(op))
-      return op.emitError("gpipe-build-training: pipeline-functions does not support '")
-             << op.getName() << "' yet (its statistics or mask would differ per micro-batch)";
+  for (auto dropout : body.getOps<DropoutOp>())
+    if (dropout.getTraining())
+      return dropout.emitError("gpipe-build-training: pipeline-functions does not support "
+                               "training-mode dropout yet (its masks would differ per "
+                               "micro-batch)");
   std::string lossName = stepFunction + "_loss";
   std::string updateName = stepFunction + "_update";
   for (const std::string &name : {lossName, updateName})
@@ -272,6 +273,18 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
   else
     resultAttrs.append(oldRet.getNumOperands(), DictionaryAttr::get(&getContext()));
   oldRet.erase();
+  // Training-mode batch norms store their running statistics right after
+  // they compute them, so the statistics stay on the batch norm's stage:
+  // each micro-batch normalizes with its own statistics and updates the
+  // running ones, as GPipe does.
+  for (auto bn : llvm::make_early_inc_range(lossBody.getOps<BatchNormTrainOp>())) {
+    OpBuilder after(bn->getContext());
+    after.setInsertionPointAfter(bn);
+    for (auto [stat, next] : {std::pair{bn.getRunningMean(), bn.getNewRunningMean()},
+                              std::pair{bn.getRunningVar(), bn.getNewRunningVar()}})
+      if (auto get = stat.getDefiningOp<GetParamOp>())
+        SetParamOp::create(after, bn.getLoc(), get.getNameAttr(), next);
+  }
   lossFn.setType(FunctionType::get(&getContext(), lossBody.getArgumentTypes(),
                                    ValueRange(results).getTypes()));
   lossFn.setAllResultAttrs(resultAttrs);

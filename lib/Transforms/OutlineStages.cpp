@@ -225,6 +225,11 @@ private:
     builder.setInsertionPointToStart(entry);
     IRMapping map;
     cloneStage(builder, plan, entry, map);
+    // The recomputed forward must not store state a second time (batch
+    // norm's running statistics are stored by the forward).
+    for (Operation &op : llvm::make_early_inc_range(*entry))
+      if (isa<SetParamOp>(op))
+        op.erase();
 
     // With respect to: float inputs from earlier stages, then the parameters
     // (one entry per parameter; a parameter read twice sums its gradients).

@@ -258,8 +258,16 @@ LogicalResult PartitionPass::run() {
     if (index.count(&op))
       continue;
     // Parameters and constants live with their first user; the return with
-    // the last stage.
+    // the last stage; a store of state (a batch norm's running statistics)
+    // with the value it stores, so the state stays where it is computed.
     int64_t s = stages - 1;
+    if (isa<SetParamOp>(op)) {
+      s = 0;
+      for (Value v : op.getOperands())
+        if (Operation *def = v.getDefiningOp())
+          if (auto it = index.find(def); it != index.end())
+            s = std::max<int64_t>(s, stageOfUnit(it->second));
+    }
     for (Operation *user : op.getUsers())
       if (auto it = index.find(user); it != index.end())
         s = std::min<int64_t>(s, stageOfUnit(it->second));

@@ -200,6 +200,9 @@ struct Pipelined {
   Schedule schedule;
   std::vector<ParamStore> stores;
   std::vector<std::string> trained;
+  /// Per stage: the state its forward stores (batch norms' running
+  /// statistics), copied to the main store after every step.
+  std::vector<std::vector<std::string>> stored;
 };
 
 /// One pipelined training step over `micro` (M micro-batches): the loss
@@ -245,11 +248,16 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
   }
   if (failed(interpret(p.update, grads, params)))
     return failure();
-  // Every stage sees the updated parameters.
+  // Every stage sees the updated parameters; the main store sees the state
+  // the stages updated.
   for (const std::string &name : p.trained)
     if (const HostTensor *value = params.lookup(name))
       for (ParamStore &store : p.stores)
         store.set(name, *value);
+  for (size_t s = 0; s < p.stores.size(); ++s)
+    for (const std::string &name : p.stored[s])
+      if (const HostTensor *value = p.stores[s].lookup(name))
+        params.set(name, *value);
   // The mean loss.
   HostTensor loss = *HostTensor::allocate(
       cast<RankedTensorType>(p.lossFn.getFunctionType().getResult(0)));
@@ -293,8 +301,16 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
                   options.stepFunction + "_update (gpipe-build-training pipeline-functions)");
     pipelined.schedule =
         buildSchedule(options.stages, options.microBatches, options.schedule, options.recompute);
-    for (int s = 0; s < options.stages; ++s)
+    for (int s = 0; s < options.stages; ++s) {
       pipelined.stores.push_back(options.makeStageStore());
+      auto forward = module.lookupSymbol<func::FuncOp>(
+          (pipelined.lossFn.getSymName() + "_stage" + llvm::Twine(s) + "_forward").str());
+      if (!forward)
+        return fail("pipelined training needs the outlined stage functions (gpipe-outline-stages)");
+      std::vector<std::string> names;
+      forward.walk([&](SetParamOp set) { names.push_back(set.getName().str()); });
+      pipelined.stored.push_back(std::move(names));
+    }
     for (auto param : module.getOps<ParamOp>())
       if (param.getTrainable())
         pipelined.trained.push_back(param.getSymName().str());

@@ -1,6 +1,9 @@
 #!/bin/bash
 # Pipelined training against PyTorch's one-step references: every K, M,
-# schedule and recompute policy the references' batch sizes allow. Prints
+# schedule and recompute policy the references' batch sizes allow. The CNN's
+# references for M > 1 are PyTorch's micro-batched step (train_<opt>_mb<M>:
+# batch norm with per-micro-batch statistics, running statistics updated per
+# micro-batch, gradients accumulated, one update). Prints
 # one line per run; any mismatch prints FAIL (gpipe-run's own line) and any
 # error makes the script exit non-zero.
 # Usage: pipeline-matrix.sh MODELS_DIR DEVICES_FILE
@@ -26,6 +29,15 @@ for opt in sgd adamw; do
           --input input="$models/mlp/input_input.npy" --labels "$models/mlp/train_$opt/labels.npy" \
           --train-steps 1 "${o[@]}" --expect-loss "$models/mlp/train_$opt/loss.npy" \
           --expect-params-dir "$models/mlp/train_$opt/params" \
+          --stages $k --micro-batches $m --schedule $schedule --recompute $p
+      done
+      for m in 1 2 4; do
+        p=${policies[$((i++ % 3))]}
+        ref=train_$opt; [ $m -gt 1 ] && ref=train_${opt}_mb$m
+        run "cnn $opt K=$k M=$m $schedule $p" "$models/resnet_cnn/model.onnx" --batch-size 4 \
+          --input input="$models/resnet_cnn/input_input.npy" --labels "$models/resnet_cnn/$ref/labels.npy" \
+          --train-steps 1 "${o[@]}" --expect-loss "$models/resnet_cnn/$ref/loss.npy" \
+          --expect-params-dir "$models/resnet_cnn/$ref/params" \
           --stages $k --micro-batches $m --schedule $schedule --recompute $p
       done
       for m in 1 2; do
