@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <unordered_map>
 
 using namespace mlir;
 using namespace mlir::gpipe;
@@ -39,7 +40,13 @@ private:
   func::FuncOp func;
   ParamStore &params;
   OpProfile *profile;
-  DenseMap<Value, HostTensor> env;
+  /// The live values. Node-based: `out` hands out pointers into it that an
+  /// op with several results holds while its other results are inserted,
+  /// so insertion must not move entries (a DenseMap's rehash would).
+  struct ValueHash {
+    size_t operator()(Value v) const { return hash_value(v); }
+  };
+  std::unordered_map<Value, HostTensor, ValueHash> env;
   std::vector<HostTensor> results;
 };
 
