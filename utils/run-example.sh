@@ -3,7 +3,8 @@
 # (exported from PyTorch, untrained, training-mode BatchNorm), prints its op
 # summary, then trains it with gpipe-run on the UCI digits (AdamW, 300 steps
 # of 64 images), evaluates it on the 360 held-out images and saves the
-# trained model as build/digits_cnn_trained.onnx.
+# trained model as build/digits_cnn_trained.onnx; then trains it again as a
+# GPipe pipeline: 4 stages (threads) and 4 micro-batches of 16 under 1F1B.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -16,3 +17,9 @@ build/bin/gpipe-run examples/digits_cnn.onnx --batch-size 64 \
   --train-steps 300 --optimizer adamw --lr 0.003 --shuffle 1 --log-every 25 \
   --eval-input input=$data/digits_test_images.npy --eval-labels $data/digits_test_labels.npy \
   --save build/digits_cnn_trained.onnx
+echo "== the same training, pipelined: 4 stages, 4 micro-batches, 1F1B"
+build/bin/gpipe-run examples/digits_cnn.onnx --batch-size 64 \
+  --input input=$data/digits_train_images.npy --labels $data/digits_train_labels.npy \
+  --train-steps 300 --optimizer adamw --lr 0.003 --shuffle 1 --log-every 100 \
+  --eval-input input=$data/digits_test_images.npy --eval-labels $data/digits_test_labels.npy \
+  --stages 4 --micro-batches 4 --schedule 1f1b --devices devices/cpu-host.json
