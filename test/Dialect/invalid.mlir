@@ -530,3 +530,82 @@ func.func @negative_float_mod(%a: tensor<2xf32>, %b: tensor<2xf32>) {
   %0 = gpipe.mod %a, %b {fmod = false} : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
   return
 }
+
+// -----
+
+func.func @f() {
+  return
+}
+// Stage 1 waits for a gradient that stage 0 sends only after it receives
+// one from stage 1: a deadlock.
+// expected-error @+1 {{'gpipe.pipeline' op the schedule deadlocks: stage 0 waits at recv gradient of micro-batch 0 from stage 1; stage 1 waits at recv activation of micro-batch 0 from stage 0}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.recv_gradient 0 from 1
+    gpipe.send_activation 0 to 1
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+  gpipe.stage_program 1 {
+    gpipe.recv_activation 0 from 0
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.send_gradient 0 to 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 runs the forward of micro-batch 1 0 times and its backward 1 times; each must run once}}
+gpipe.pipeline @f attributes {micro_batches = 2 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.backward 1
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op stage programs must be numbered 0, 1, ... in order; found stage 1 where 0 belongs}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 1 {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+// expected-error @+1 {{'gpipe.pipeline' op names no function @nope}}
+gpipe.pipeline @nope attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op schedule must be gpipe or 1f1b, got 'zigzag'}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "zigzag"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}

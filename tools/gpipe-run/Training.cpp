@@ -299,8 +299,25 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     if (!pipelined.lossFn || !pipelined.update)
       return fail("pipelined training needs @" + options.stepFunction + "_loss and @" +
                   options.stepFunction + "_update (gpipe-build-training pipeline-functions)");
-    pipelined.schedule =
-        buildSchedule(options.stages, options.microBatches, options.schedule, options.recompute);
+    // The schedule is the one the IR spells out (gpipe-pipeline).
+    PipelineOp pipelineOp;
+    for (auto op : module.getOps<PipelineOp>())
+      if (op.getFunction() == pipelined.lossFn.getSymName())
+        pipelineOp = op;
+    if (!pipelineOp)
+      return fail("pipelined training needs the gpipe.pipeline op of @" +
+                  pipelined.lossFn.getSymName().str() + " (gpipe-pipeline)");
+    std::string scheduleError;
+    FailureOr<Schedule> schedule = scheduleFromIR(pipelineOp, scheduleError);
+    if (failed(schedule))
+      return fail("gpipe.pipeline: " + scheduleError);
+    if (schedule->stages != options.stages || schedule->microBatches != options.microBatches)
+      return fail(llvm::formatv("the gpipe.pipeline op has {0} stages and {1} micro-batches, "
+                                "not {2} and {3}",
+                                schedule->stages, schedule->microBatches, options.stages,
+                                options.microBatches)
+                      .str());
+    pipelined.schedule = std::move(*schedule);
     for (int s = 0; s < options.stages; ++s) {
       pipelined.stores.push_back(options.makeStageStore());
       auto forward = module.lookupSymbol<func::FuncOp>(

@@ -352,7 +352,10 @@ int main(int argc, char **argv) {
            << " balance=" << balance.getValue() << " devices=";
         for (auto [i, file] : llvm::enumerate(deviceFiles))
           os << (i ? "," : "") << file;
-        os << "},gpipe-outline-stages{function=" << lossFn << "}";
+        os << "},gpipe-outline-stages{function=" << lossFn << "}"
+           << ",gpipe-pipeline{function=" << lossFn << " micro-batches=" << microBatches.getValue()
+           << " schedule=" << scheduleKind.getValue() << " recompute=" << recomputeKind.getValue()
+           << "}";
       }
       PassManager pm(&context);
       if (failed(parsePassPipeline(os.str(), pm)) || failed(pm.run(*module)))

@@ -33,4 +33,16 @@ class GradientBuilder;
 #define GET_OP_CLASSES
 #include "gpipe/Dialect/GPipeOps.h.inc"
 
+#include "gpipe/Transforms/Schedule.h"
+
+namespace mlir::gpipe {
+/// The schedule a `gpipe.pipeline` op spells out, checked (every stage runs
+/// the forward and backward of every micro-batch once and updates once; the
+/// sends meet their receives; no deadlock); `error` says what is wrong.
+FailureOr<Schedule> scheduleFromIR(PipelineOp op, std::string &error);
+/// Builds the `gpipe.pipeline` op of `schedule` for the stages of `function`.
+void buildPipelineOp(OpBuilder &builder, Location loc, StringRef function,
+                     const Schedule &schedule);
+} // namespace mlir::gpipe
+
 #endif // GPIPE_DIALECT_GPIPEOPS_H

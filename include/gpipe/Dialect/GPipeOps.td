@@ -13,5 +13,6 @@ include "gpipe/Dialect/ShapeOps.td"
 include "gpipe/Dialect/LossOps.td"
 include "gpipe/Dialect/ModelOps.td"
 include "gpipe/Dialect/GradientOps.td"
+include "gpipe/Dialect/PipelineOps.td"
 
 #endif // GPIPE_DIALECT_GPIPEOPS_TD

@@ -203,6 +203,33 @@ def OutlineStages : Pass<"gpipe-outline-stages", "mlir::ModuleOp"> {
   ];
 }
 
+def Pipeline : Pass<"gpipe-pipeline", "mlir::ModuleOp"> {
+  let summary = "Write the micro-batch schedule of the outlined stages into the IR";
+  let description = [{
+    For a function whose stages gpipe-outline-stages has outlined, adds a
+    `gpipe.pipeline` op: per stage, the ordered actions of one mini-batch
+    split into `micro-batches` micro-batches under `schedule` (GPipe's
+    fill-drain or 1F1B) and `recompute` (none, full, except-last): receive
+    the input activations, forward, send them on; receive the output
+    gradients, recompute, backward, send the input gradients back; one
+    optimizer update. The op's verifier proves the sends and receives of
+    every pair of stages match in order and that no stage waits forever.
+    `gpipe-run --stages` executes the schedule it reads from this op.
+
+    Example:
+    `gpipe-opt --gpipe-partition="stages=4 devices=devices/h100-sxm.json" --gpipe-outline-stages --gpipe-pipeline="micro-batches=8 schedule=1f1b"`
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"main\"",
+           "The outlined function">,
+    Option<"microBatches", "micro-batches", "int64_t", /*default=*/"1",
+           "Micro-batches per mini-batch (M)">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"gpipe\"", "gpipe | 1f1b">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"full\"",
+           "none | full | except-last">,
+  ];
+}
+
 def ScheduleReport : Pass<"gpipe-schedule-report", "mlir::ModuleOp"> {
   let summary = "Pipeline schedules of a partitioned model: timeline, bubble, peak memory";
   let description = [{
