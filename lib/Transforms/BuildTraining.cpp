@@ -243,6 +243,23 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
       return dropout.emitError("gpipe-build-training: pipeline-functions does not support "
                                "training-mode dropout yet (its masks would differ per "
                                "micro-batch)");
+  // A mean over the kept or weighted labels is not the mean of equal
+  // micro-batch means: the 1/M scaling of pipelining would be inexact.
+  for (Operation &op : body) {
+    auto weightedMean = [&](auto loss) {
+      return loss.getReduction() == LossReduction::Mean &&
+             (loss.getIgnoreIndex() || loss.getWeights());
+    };
+    bool inexact = false;
+    if (auto ce = dyn_cast<SoftmaxCrossEntropyOp>(op))
+      inexact = weightedMean(ce);
+    else if (auto nll = dyn_cast<NllLossOp>(op))
+      inexact = weightedMean(nll);
+    if (inexact)
+      return op.emitError("gpipe-build-training: pipeline-functions needs a plain mean loss; a "
+                          "mean over kept (ignore_index) or weighted labels does not split into "
+                          "micro-batches");
+  }
   std::string lossName = stepFunction + "_loss";
   std::string updateName = stepFunction + "_update";
   for (const std::string &name : {lossName, updateName})
