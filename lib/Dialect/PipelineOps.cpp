@@ -11,24 +11,18 @@ using namespace mlir::gpipe;
 FailureOr<Schedule> mlir::gpipe::scheduleFromIR(PipelineOp op, std::string &error) {
   Schedule schedule;
   schedule.microBatches = static_cast<int>(op.getMicroBatches());
-  if (op.getSchedule() == "gpipe")
-    schedule.kind = ScheduleKind::GPipe;
-  else if (op.getSchedule() == "1f1b")
-    schedule.kind = ScheduleKind::OneFOneB;
-  else {
+  std::optional<ScheduleKind> kind = parseScheduleKind(op.getSchedule().str());
+  if (!kind) {
     error = "schedule must be gpipe or 1f1b, got '" + op.getSchedule().str() + "'";
     return failure();
   }
-  if (op.getRecompute() == "none")
-    schedule.recompute = RecomputePolicy::None;
-  else if (op.getRecompute() == "full")
-    schedule.recompute = RecomputePolicy::Full;
-  else if (op.getRecompute() == "except-last")
-    schedule.recompute = RecomputePolicy::ExceptLast;
-  else {
+  std::optional<RecomputePolicy> policy = parseRecomputePolicy(op.getRecompute().str());
+  if (!policy) {
     error = "recompute must be none, full or except-last, got '" + op.getRecompute().str() + "'";
     return failure();
   }
+  schedule.kind = *kind;
+  schedule.recompute = *policy;
   if (schedule.microBatches < 1) {
     error = "micro_batches must be positive";
     return failure();
@@ -133,10 +127,8 @@ FailureOr<Schedule> mlir::gpipe::scheduleFromIR(PipelineOp op, std::string &erro
 
 void mlir::gpipe::buildPipelineOp(OpBuilder &builder, Location loc, StringRef function,
                                   const Schedule &schedule) {
-  const char *kind = schedule.kind == ScheduleKind::GPipe ? "gpipe" : "1f1b";
-  const char *policy = schedule.recompute == RecomputePolicy::None   ? "none"
-                       : schedule.recompute == RecomputePolicy::Full ? "full"
-                                                                     : "except-last";
+  const char *kind = scheduleKindName(schedule.kind);
+  const char *policy = recomputePolicyName(schedule.recompute);
   auto pipeline = PipelineOp::create(
       builder, loc, FlatSymbolRefAttr::get(builder.getContext(), function),
       builder.getI64IntegerAttr(schedule.microBatches), builder.getStringAttr(kind),

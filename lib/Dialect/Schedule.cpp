@@ -9,6 +9,34 @@
 
 using namespace mlir::gpipe;
 
+const char *mlir::gpipe::scheduleKindName(ScheduleKind kind) {
+  return kind == ScheduleKind::GPipe ? "gpipe" : "1f1b";
+}
+
+const char *mlir::gpipe::recomputePolicyName(RecomputePolicy policy) {
+  switch (policy) {
+  case RecomputePolicy::None: return "none";
+  case RecomputePolicy::Full: return "full";
+  case RecomputePolicy::ExceptLast: return "except-last";
+  }
+  return "none";
+}
+
+std::optional<ScheduleKind> mlir::gpipe::parseScheduleKind(const std::string &name) {
+  for (ScheduleKind kind : {ScheduleKind::GPipe, ScheduleKind::OneFOneB})
+    if (name == scheduleKindName(kind))
+      return kind;
+  return std::nullopt;
+}
+
+std::optional<RecomputePolicy> mlir::gpipe::parseRecomputePolicy(const std::string &name) {
+  for (RecomputePolicy policy :
+       {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast})
+    if (name == recomputePolicyName(policy))
+      return policy;
+  return std::nullopt;
+}
+
 const char *mlir::gpipe::actionName(ActionKind kind) {
   switch (kind) {
   case ActionKind::Forward: return "forward";

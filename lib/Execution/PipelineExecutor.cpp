@@ -161,6 +161,21 @@ private:
     return msg;
   }
 
+  /// Receives micro-batch `mb`'s activations (or gradients) from each of
+  /// `peers` into `into`, by peer.
+  LogicalResult receiveFromAll(const std::set<int64_t> &peers, int s, int mb, bool gradient,
+                               std::map<int64_t, Message> &into) {
+    for (int64_t p : peers) {
+      Channel &channel = gradient ? gradientChannel(p, s) : activationChannel(p, s);
+      std::optional<Message> msg =
+          receive(channel, mb, p, s, gradient ? "gradient" : "activation");
+      if (!msg)
+        return failure();
+      into[p] = std::move(*msg);
+    }
+    return success();
+  }
+
   LogicalResult runStage(int s) {
     StageInfo &info = stages[s];
     int m = schedule.microBatches;
@@ -176,12 +191,8 @@ private:
       int mb = action.microBatch;
       switch (action.kind) {
       case ActionKind::RecvActivation:
-        for (int64_t p : info.producers) {
-          std::optional<Message> msg = receive(activationChannel(p, s), mb, p, s, "activation");
-          if (!msg)
-            return failure();
-          receivedActs[mb][p] = std::move(*msg);
-        }
+        if (failed(receiveFromAll(info.producers, s, mb, /*gradient=*/false, receivedActs[mb])))
+          return failure();
         break;
       case ActionKind::Forward: {
         std::vector<HostTensor> args;
@@ -225,12 +236,8 @@ private:
         // The outlined backward recomputes the stage's forward itself.
         break;
       case ActionKind::RecvGradient:
-        for (int64_t c : info.consumers) {
-          std::optional<Message> msg = receive(gradientChannel(c, s), mb, c, s, "gradient");
-          if (!msg)
-            return failure();
-          receivedGrads[mb][c] = std::move(*msg);
-        }
+        if (failed(receiveFromAll(info.consumers, s, mb, /*gradient=*/true, receivedGrads[mb])))
+          return failure();
         break;
       case ActionKind::Backward: {
         func::FuncOp bwd = info.backward;

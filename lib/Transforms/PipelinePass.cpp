@@ -33,21 +33,11 @@ public:
     };
     if (microBatches < 1)
       return fail("micro-batches must be positive");
-    ScheduleKind kind;
-    if (schedule == "gpipe")
-      kind = ScheduleKind::GPipe;
-    else if (schedule == "1f1b")
-      kind = ScheduleKind::OneFOneB;
-    else
+    std::optional<ScheduleKind> kind = parseScheduleKind(schedule);
+    if (!kind)
       return fail("schedule must be gpipe or 1f1b, got '" + schedule.getValue() + "'");
-    RecomputePolicy policy;
-    if (recompute == "none")
-      policy = RecomputePolicy::None;
-    else if (recompute == "full")
-      policy = RecomputePolicy::Full;
-    else if (recompute == "except-last")
-      policy = RecomputePolicy::ExceptLast;
-    else
+    std::optional<RecomputePolicy> policy = parseRecomputePolicy(recompute);
+    if (!policy)
       return fail("recompute must be none, full or except-last, got '" + recompute.getValue() +
                   "'");
     auto func = module.lookupSymbol<func::FuncOp>(function);
@@ -68,7 +58,7 @@ public:
     OpBuilder builder(module.getBodyRegion());
     builder.setInsertionPointToEnd(module.getBody());
     buildPipelineOp(builder, func.getLoc(), function,
-                    buildSchedule(stages, static_cast<int>(microBatches), kind, policy));
+                    buildSchedule(stages, static_cast<int>(microBatches), *kind, *policy));
   }
 };
 } // namespace

@@ -62,9 +62,9 @@ struct ScheduleReportPass : public gpipe::impl::ScheduleReportBase<ScheduleRepor
     func::FuncOp func = lookupModelFunction(module, function, "gpipe-schedule-report");
     if (!func)
       return failure();
-    if (schedule != "gpipe" && schedule != "1f1b")
+    if (!parseScheduleKind(schedule))
       return error() << "schedule must be gpipe or 1f1b, got '" << schedule << "'";
-    if (recompute != "none" && recompute != "full" && recompute != "except-last")
+    if (!parseRecomputePolicy(recompute))
       return error() << "recompute must be none, full or except-last, got '" << recompute << "'";
     SetupOptions options;
     ChainSetup setup;
@@ -85,29 +85,21 @@ struct ScheduleReportPass : public gpipe::impl::ScheduleReportBase<ScheduleRepor
                          function, k, m, double(k - 1) / (m + k - 1));
     *os << llvm::formatv("{0,-6} {1,-12} {2,-9} {3,12} {4,8}  {5}\n", "sched", "recompute",
                          "verified", "makespan ms", "bubble", "peak memory per stage (GB)");
-    struct Choice {
-      ScheduleKind kind;
-      const char *name;
-    } kinds[] = {{ScheduleKind::GPipe, "gpipe"}, {ScheduleKind::OneFOneB, "1f1b"}};
-    struct Policy {
-      RecomputePolicy policy;
-      const char *name;
-    } policies[] = {{RecomputePolicy::None, "none"},
-                    {RecomputePolicy::Full, "full"},
-                    {RecomputePolicy::ExceptLast, "except-last"}};
     std::optional<std::pair<Schedule, Timeline>> drawn;
-    for (const Choice &kind : kinds)
-      for (const Policy &policy : policies) {
-        Schedule s = buildSchedule(k, m, kind.kind, policy.policy);
+    for (ScheduleKind kind : {ScheduleKind::GPipe, ScheduleKind::OneFOneB})
+      for (RecomputePolicy policy :
+           {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast}) {
+        const char *kindName = scheduleKindName(kind), *policyName = recomputePolicyName(policy);
+        Schedule s = buildSchedule(k, m, kind, policy);
         if (auto problem = verifySchedule(s))
-          return error() << kind.name << " schedule: " << *problem;
+          return error() << kindName << " schedule: " << *problem;
         Timeline t = simulate(s, costs);
         std::string peaks;
         for (double b : t.peakMemory)
           peaks += llvm::formatv("{0:f3} ", b / 1e9).str();
-        *os << llvm::formatv("{0,-6} {1,-12} {2,-9} {3,12:f4} {4,7:f1}%  {5}\n", kind.name,
-                             policy.name, "yes", t.makespan * 1e3, t.bubbleFraction * 100, peaks);
-        if (schedule == kind.name && recompute == policy.name)
+        *os << llvm::formatv("{0,-6} {1,-12} {2,-9} {3,12:f4} {4,7:f1}%  {5}\n", kindName,
+                             policyName, "yes", t.makespan * 1e3, t.bubbleFraction * 100, peaks);
+        if (schedule == kindName && recompute == policyName)
           drawn = {s, t};
       }
     if (!svg.empty()) {

@@ -4,7 +4,6 @@
 #define GPIPE_TOOLS_GPIPE_RUN_TRAINING_H
 
 #include "gpipe/Execution/Interpreter.h"
-#include "gpipe/Transforms/Schedule.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -34,12 +33,10 @@ struct TrainingOptions {
   std::string outputDir;
   /// Pipelined training (stages > 0): each step runs the stages of
   /// `<step>_loss` (gpipe-outline-stages) over `microBatches` micro-batches
-  /// of the step's batch size under `schedule`, one thread per stage, then
-  /// `<step>_update` once on the summed gradients.
+  /// of the step's batch size under the schedule of its `gpipe.pipeline` op,
+  /// one thread per stage, then `<step>_update` once on the summed gradients.
   int stages = 0;
   int microBatches = 1;
-  mlir::gpipe::ScheduleKind schedule = mlir::gpipe::ScheduleKind::GPipe;
-  mlir::gpipe::RecomputePolicy recompute = mlir::gpipe::RecomputePolicy::Full;
   /// A fresh parameter store for a stage (each stage holds its own).
   std::function<mlir::gpipe::ParamStore()> makeStageStore;
 };

@@ -249,8 +249,6 @@ int main(int argc, char **argv) {
   gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-run");
 
   bool pipelined = stages.getNumOccurrences() > 0;
-  gpipe::ScheduleKind schedule = gpipe::ScheduleKind::GPipe;
-  gpipe::RecomputePolicy recompute = gpipe::RecomputePolicy::Full;
   if (pipelined) {
     if (stages < 1)
       return fail("--stages must be positive");
@@ -268,15 +266,9 @@ int main(int argc, char **argv) {
                       .str());
     if (deviceFiles.empty())
       return fail("pipelined training needs --devices FILE[,FILE...] (e.g. devices/cpu-host.json)");
-    if (scheduleKind == "1f1b")
-      schedule = gpipe::ScheduleKind::OneFOneB;
-    else if (scheduleKind != "gpipe")
+    if (!gpipe::parseScheduleKind(scheduleKind))
       return fail("--schedule must be gpipe or 1f1b, got '" + scheduleKind + "'");
-    if (recomputeKind == "none")
-      recompute = gpipe::RecomputePolicy::None;
-    else if (recomputeKind == "except-last")
-      recompute = gpipe::RecomputePolicy::ExceptLast;
-    else if (recomputeKind != "full")
+    if (!gpipe::parseRecomputePolicy(recomputeKind))
       return fail("--recompute must be none, full or except-last, got '" + recomputeKind + "'");
   } else if (microBatches.getNumOccurrences() || scheduleKind.getNumOccurrences() ||
              recomputeKind.getNumOccurrences() || !deviceFiles.empty() ||
@@ -348,7 +340,7 @@ int main(int argc, char **argv) {
         std::string lossFn = options.stepFunction + "_loss";
         os << ",gpipe-partition{function=" << lossFn << " stages=" << stages.getValue()
            << " micro-batches=" << microBatches.getValue() << " schedule=" << scheduleKind.getValue()
-           << " recompute=" << (recompute != gpipe::RecomputePolicy::None ? "true" : "false")
+           << " recompute=" << (recomputeKind != "none" ? "true" : "false")
            << " balance=" << balance.getValue() << " devices=";
         for (auto [i, file] : llvm::enumerate(deviceFiles))
           os << (i ? "," : "") << file;
@@ -378,8 +370,6 @@ int main(int argc, char **argv) {
     if (pipelined) {
       options.stages = stages;
       options.microBatches = microBatches;
-      options.schedule = schedule;
-      options.recompute = recompute;
       // Each stage reads its parameters with its own reader.
       options.makeStageStore = [] {
         auto reader = std::make_shared<gpipe::WeightReader>();

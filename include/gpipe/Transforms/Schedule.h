@@ -33,6 +33,14 @@ enum class ActionKind {
 };
 const char *actionName(ActionKind kind);
 
+/// The names the options and the IR use: "gpipe", "1f1b"; "none", "full",
+/// "except-last".
+const char *scheduleKindName(ScheduleKind kind);
+const char *recomputePolicyName(RecomputePolicy policy);
+/// The kind or policy a name denotes; nullopt for any other string.
+std::optional<ScheduleKind> parseScheduleKind(const std::string &name);
+std::optional<RecomputePolicy> parseRecomputePolicy(const std::string &name);
+
 struct Action {
   ActionKind kind;
   int microBatch = -1;

@@ -18,36 +18,33 @@ run() { # name, extra flags...
   if grep -q FAIL <<<"$out"; then echo "$name: FAIL"; echo "$out"; status=1; fi
   runs=$((runs + 1))
 }
+# One training step of a model against the reference directory `ref`:
+# train MODEL REF K M SCHEDULE POLICY FLAGS...
+train() {
+  local model=$1 ref=$2 k=$3 m=$4 schedule=$5 p=$6; shift 6
+  run "$model $opt K=$k M=$m $schedule $p" "$models/$model/model.onnx" "$@" \
+    --labels "$models/$model/$ref/labels.npy" --train-steps 1 "${o[@]}" \
+    --expect-loss "$models/$model/$ref/loss.npy" --expect-params-dir "$models/$model/$ref/params" \
+    --stages $k --micro-batches $m --schedule $schedule --recompute $p
+}
 for opt in sgd adamw; do
   if [ $opt = sgd ]; then o=(--optimizer sgd --lr 0.1); else o=(--optimizer adamw --lr 0.001 --weight-decay 0.01 --eps 1e-6); fi
   for k in 1 2 3 4; do
     i=0
     for schedule in gpipe 1f1b; do
       for m in 1 2 4; do
-        p=${policies[$((i++ % 3))]}
-        run "mlp $opt K=$k M=$m $schedule $p" "$models/mlp/model.onnx" --batch-size 4 \
-          --input input="$models/mlp/input_input.npy" --labels "$models/mlp/train_$opt/labels.npy" \
-          --train-steps 1 "${o[@]}" --expect-loss "$models/mlp/train_$opt/loss.npy" \
-          --expect-params-dir "$models/mlp/train_$opt/params" \
-          --stages $k --micro-batches $m --schedule $schedule --recompute $p
+        train mlp train_$opt $k $m $schedule ${policies[$((i++ % 3))]} \
+          --batch-size 4 --input input="$models/mlp/input_input.npy"
       done
       for m in 1 2 4; do
-        p=${policies[$((i++ % 3))]}
+        # M > 1: PyTorch's micro-batched step (batch norm per micro-batch).
         ref=train_$opt; [ $m -gt 1 ] && ref=train_${opt}_mb$m
-        run "cnn $opt K=$k M=$m $schedule $p" "$models/resnet_cnn/model.onnx" --batch-size 4 \
-          --input input="$models/resnet_cnn/input_input.npy" --labels "$models/resnet_cnn/$ref/labels.npy" \
-          --train-steps 1 "${o[@]}" --expect-loss "$models/resnet_cnn/$ref/loss.npy" \
-          --expect-params-dir "$models/resnet_cnn/$ref/params" \
-          --stages $k --micro-batches $m --schedule $schedule --recompute $p
+        train resnet_cnn $ref $k $m $schedule ${policies[$((i++ % 3))]} \
+          --batch-size 4 --input input="$models/resnet_cnn/input_input.npy"
       done
       for m in 1 2; do
-        p=${policies[$((i++ % 3))]}
-        run "transformer $opt K=$k M=$m $schedule $p" "$models/transformer_lm/model.onnx" \
-          --batch-size 2 --dim seq=8 --input tokens="$models/transformer_lm/input_tokens.npy" \
-          --labels "$models/transformer_lm/train_$opt/labels.npy" --class-axis -1 \
-          --train-steps 1 "${o[@]}" --expect-loss "$models/transformer_lm/train_$opt/loss.npy" \
-          --expect-params-dir "$models/transformer_lm/train_$opt/params" \
-          --stages $k --micro-batches $m --schedule $schedule --recompute $p
+        train transformer_lm train_$opt $k $m $schedule ${policies[$((i++ % 3))]} \
+          --batch-size 2 --dim seq=8 --input tokens="$models/transformer_lm/input_tokens.npy" --class-axis -1
       done
     done
   done
