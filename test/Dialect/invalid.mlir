@@ -609,3 +609,93 @@ gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", sched
     gpipe.optimizer_update
   }
 }
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op recompute must be none, full or except-last, got 'some'}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "some", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 names micro-batch 2 of 1}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 2
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 exchanges with stage 3 of 1}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.send_activation 0 to 3
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 updates 2 times; once per mini-batch}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+// Stage 1 receives micro-batch 1 where stage 0 sends micro-batch 0 first.
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 sends activations to stage 1 in another order than it receives them}}
+gpipe.pipeline @f attributes {micro_batches = 2 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 {
+    gpipe.forward 0
+    gpipe.send_activation 0 to 1
+    gpipe.forward 1
+    gpipe.send_activation 1 to 1
+    gpipe.recv_gradient 1 from 1
+    gpipe.backward 1
+    gpipe.recv_gradient 0 from 1
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+  gpipe.stage_program 1 {
+    gpipe.recv_activation 1 from 0
+    gpipe.forward 1
+    gpipe.recv_activation 0 from 0
+    gpipe.forward 0
+    gpipe.backward 1
+    gpipe.send_gradient 1 to 0
+    gpipe.backward 0
+    gpipe.send_gradient 0 to 0
+    gpipe.optimizer_update
+  }
+}
