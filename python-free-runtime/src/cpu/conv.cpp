@@ -22,7 +22,7 @@ gp_status checkNCHW(const gp_tensor *x, const gp_tensor *out, const char *what) 
 
 Window geometry(const gp_tensor *x, const gp_tensor *out, const int64_t *kernel,
                   const int64_t *strides, const int64_t *pads, const int64_t *dilations) {
-  Window g;
+  Window g{};
   g.n = x->dims[0]; g.c = x->dims[1]; g.h = x->dims[2]; g.w = x->dims[3];
   g.oh = out->dims[2]; g.ow = out->dims[3];
   g.kh = kernel[0]; g.kw = kernel[1];

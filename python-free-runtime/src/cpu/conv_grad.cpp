@@ -48,7 +48,7 @@ extern "C" gp_status gp_cpu_conv2d_grad_input(const gp_tensor *dy, const gp_tens
                                               const int64_t *strides, const int64_t *pads,
                                               const int64_t *dilations, int64_t groups,
                                               gp_tensor *dx) {
-  Window g;
+  Window g{};
   if (!w || w->rank != 4)
     return fail("conv2d_grad_input: weight must have rank 4");
   if (gp_status s = window(dx, dy, w->dims + 2, strides, pads, dilations, "conv2d_grad_input", g))
@@ -77,7 +77,7 @@ extern "C" gp_status gp_cpu_conv2d_grad_weight(const gp_tensor *dy, const gp_ten
                                                const int64_t *strides, const int64_t *pads,
                                                const int64_t *dilations, int64_t groups,
                                                gp_tensor *dw) {
-  Window g;
+  Window g{};
   if (!dw || dw->rank != 4)
     return fail("conv2d_grad_weight: weight gradient must have rank 4");
   if (gp_status s = window(x, dy, dw->dims + 2, strides, pads, dilations, "conv2d_grad_weight", g))
@@ -106,7 +106,7 @@ extern "C" gp_status gp_cpu_max_pool2d_grad(const gp_tensor *dy, const gp_tensor
                                             const int64_t *kernel, const int64_t *strides,
                                             const int64_t *pads, const int64_t *dilations,
                                             gp_tensor *dx) {
-  Window g;
+  Window g{};
   if (gp_status s = window(x, dy, kernel, strides, pads, dilations, "max_pool2d_grad", g))
     return s;
   return dispatchFloat(x->dtype, [&](auto tag) {
@@ -141,7 +141,7 @@ extern "C" gp_status gp_cpu_max_pool2d_grad(const gp_tensor *dy, const gp_tensor
 extern "C" gp_status gp_cpu_avg_pool2d_grad(const gp_tensor *dy, const int64_t *kernel,
                                             const int64_t *strides, const int64_t *pads,
                                             bool countIncludePad, gp_tensor *dx) {
-  Window g;
+  Window g{};
   if (gp_status s = window(dx, dy, kernel, strides, pads, nullptr, "avg_pool2d_grad", g))
     return s;
   int64_t pb = pads[2], pr = pads[3];

@@ -139,12 +139,7 @@ extern "C" gp_status gp_cpu_softmax(const gp_tensor *x, int64_t axis, bool log,
                                     gp_tensor *out) {
   if (!x || !out || axis < 0 || axis >= x->rank)
     return fail("softmax: bad operands or axis");
-  int64_t outer = 1, inner = 1, dim = x->dims[axis];
-  for (int32_t d = 0; d < x->rank; ++d)
-    if (d < axis)
-      outer *= x->dims[d];
-    else if (d > axis)
-      inner *= x->dims[d];
+  auto [outer, dim, inner] = splitAtAxis(x, axis);
   return dispatchFloat(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *in = static_cast<const T *>(x->data);

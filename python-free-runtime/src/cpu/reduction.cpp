@@ -73,12 +73,7 @@ extern "C" gp_status gp_cpu_arg_reduce(const gp_tensor *x, int64_t axis, bool is
                                        bool selectLast, gp_tensor *out) {
   if (!x || !out || out->dtype != GP_I64 || axis < 0 || axis >= x->rank)
     return fail("arg_reduce: bad operands or axis");
-  int64_t outer = 1, inner = 1, dim = x->dims[axis];
-  for (int32_t d = 0; d < x->rank; ++d)
-    if (d < axis)
-      outer *= x->dims[d];
-    else if (d > axis)
-      inner *= x->dims[d];
+  auto [outer, dim, inner] = splitAtAxis(x, axis);
   if (dim == 0 || gp_numel(out) != outer * inner)
     return fail("arg_reduce: result " + describe(out) + " does not match " + describe(x));
   return dispatchAll(x->dtype, [&](auto tag) {

@@ -58,12 +58,8 @@ extern "C" gp_status gp_cpu_concat(const gp_tensor *const *inputs, int32_t n,
   if (!out || n < 1 || axis < 0 || axis >= out->rank)
     return fail("concat: bad operands or axis");
   size_t size = gp_dtype_size(out->dtype);
-  int64_t outer = 1, inner = size;
-  for (int64_t d = 0; d < out->rank; ++d)
-    if (d < axis)
-      outer *= out->dims[d];
-    else if (d > axis)
-      inner *= out->dims[d];
+  AxisSplit split = splitAtAxis(out, axis);
+  int64_t outer = split.outer, inner = split.inner * size;
   int64_t total = 0;
   for (int32_t i = 0; i < n; ++i) {
     if (inputs[i]->dtype != out->dtype || inputs[i]->rank != out->rank)
@@ -129,12 +125,8 @@ extern "C" gp_status gp_cpu_gather(const gp_tensor *data, const gp_tensor *indic
   if (axis < 0 || axis >= data->rank)
     return fail("gather: axis out of range");
   size_t size = gp_dtype_size(data->dtype);
-  int64_t outer = 1, inner = size, dim = data->dims[axis];
-  for (int64_t d = 0; d < data->rank; ++d)
-    if (d < axis)
-      outer *= data->dims[d];
-    else if (d > axis)
-      inner *= data->dims[d];
+  AxisSplit split = splitAtAxis(data, axis);
+  int64_t outer = split.outer, inner = split.inner * size, dim = split.dim;
   int64_t count = gp_numel(indices);
   if (gp_numel(out) * (int64_t)size != outer * count * inner)
     return fail("gather: result " + describe(out) + " has the wrong size");
@@ -164,12 +156,8 @@ extern "C" gp_status gp_cpu_gather_grad(const gp_tensor *dy, const gp_tensor *in
     return fail("gather_grad: bad operands or axis");
   if (indices->dtype != GP_I64 && indices->dtype != GP_I32)
     return fail("gather_grad: indices must be i64 or i32, got " + describe(indices));
-  int64_t outer = 1, inner = 1, dim = ddata->dims[axis], count = gp_numel(indices);
-  for (int64_t d = 0; d < ddata->rank; ++d)
-    if (d < axis)
-      outer *= ddata->dims[d];
-    else if (d > axis)
-      inner *= ddata->dims[d];
+  auto [outer, dim, inner] = splitAtAxis(ddata, axis);
+  int64_t count = gp_numel(indices);
   if (gp_numel(dy) != outer * count * inner)
     return fail("gather_grad: gradient " + describe(dy) + " has the wrong size");
   return dispatchFloat(dy->dtype, [&](auto tag) {
