@@ -18,7 +18,8 @@ FailureOr<Schedule> mlir::gpipe::scheduleFromIR(PipelineOp op, std::string &erro
   }
   std::optional<RecomputePolicy> policy = parseRecomputePolicy(op.getRecompute().str());
   if (!policy) {
-    error = "recompute must be none, full or except-last, got '" + op.getRecompute().str() + "'";
+    error = "recompute must be none, full, except-last or auto, got '" +
+            op.getRecompute().str() + "'";
     return failure();
   }
   schedule.kind = *kind;
@@ -77,6 +78,25 @@ FailureOr<Schedule> mlir::gpipe::scheduleFromIR(PipelineOp op, std::string &erro
       actions.push_back(action);
     }
     schedule.programs.push_back(std::move(actions));
+    StageFunctions functions;
+    auto pair = [&](std::optional<ArrayAttr> names, const char *what, std::string &forward,
+                    std::string &backward) {
+      if (!names)
+        return true;
+      if (names->size() != 2) {
+        error = "stage " + std::to_string(program.getStage()) + " names " +
+                std::to_string(names->size()) + " " + what +
+                " functions; it takes [forward, backward]";
+        return false;
+      }
+      forward = cast<FlatSymbolRefAttr>((*names)[0]).getValue().str();
+      backward = cast<FlatSymbolRefAttr>((*names)[1]).getValue().str();
+      return true;
+    };
+    if (!pair(program.getRecomputing(), "recomputing", functions.forward, functions.backward) ||
+        !pair(program.getKeeping(), "keeping", functions.forwardKeep, functions.backwardKeep))
+      return failure();
+    schedule.functions.push_back(std::move(functions));
   }
   schedule.stages = static_cast<int>(expected);
   if (schedule.stages < 1) {
@@ -122,6 +142,20 @@ FailureOr<Schedule> mlir::gpipe::scheduleFromIR(PipelineOp op, std::string &erro
     error = *bad;
     return failure();
   }
+  // A micro-batch the stage recomputes runs the recomputing pair, any other
+  // the keeping pair.
+  for (int s = 0; s < schedule.stages; ++s) {
+    const StageFunctions &f = schedule.functions[s];
+    for (int mb = 0; mb < schedule.microBatches; ++mb) {
+      bool recomputed = recomputes(schedule, s, mb);
+      if (recomputed ? f.forward.empty() : f.forwardKeep.empty()) {
+        error = "stage " + std::to_string(s) + (recomputed ? " recomputes" : " keeps") +
+                " the activations of micro-batch " + std::to_string(mb) + " but names no " +
+                (recomputed ? "recomputing" : "keeping") + " functions";
+        return failure();
+      }
+    }
+  }
   return schedule;
 }
 
@@ -136,7 +170,20 @@ void mlir::gpipe::buildPipelineOp(OpBuilder &builder, Location loc, StringRef fu
   OpBuilder::InsertionGuard guard(builder);
   builder.createBlock(&pipeline.getBody());
   for (int s = 0; s < schedule.stages; ++s) {
-    auto program = StageProgramOp::create(builder, loc, s);
+    ArrayAttr recomputing, keeping;
+    auto names = [&](const std::string &forward, const std::string &backward) {
+      return forward.empty() ? ArrayAttr()
+                             : builder.getArrayAttr({FlatSymbolRefAttr::get(builder.getContext(),
+                                                                            forward),
+                                                     FlatSymbolRefAttr::get(builder.getContext(),
+                                                                            backward)});
+    };
+    if (static_cast<size_t>(s) < schedule.functions.size()) {
+      const StageFunctions &f = schedule.functions[s];
+      recomputing = names(f.forward, f.backward);
+      keeping = names(f.forwardKeep, f.backwardKeep);
+    }
+    auto program = StageProgramOp::create(builder, loc, s, recomputing, keeping);
     OpBuilder::InsertionGuard inner(builder);
     builder.createBlock(&program.getBody());
     for (const Action &a : schedule.programs[s]) {
@@ -168,5 +215,12 @@ LogicalResult PipelineOp::verifyRegions() {
 LogicalResult PipelineOp::verifySymbolUses(SymbolTableCollection &symbols) {
   if (!symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, getFunctionAttr()))
     return emitOpError("names no function @") << getFunction();
+  for (auto program : getBody().front().getOps<StageProgramOp>())
+    for (std::optional<ArrayAttr> names : {program.getRecomputing(), program.getKeeping()})
+      if (names)
+        for (Attribute name : *names)
+          if (!symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, cast<FlatSymbolRefAttr>(name)))
+            return emitOpError("stage ")
+                   << program.getStage() << " names no function " << name;
   return success();
 }

@@ -18,6 +18,7 @@ const char *mlir::gpipe::recomputePolicyName(RecomputePolicy policy) {
   case RecomputePolicy::None: return "none";
   case RecomputePolicy::Full: return "full";
   case RecomputePolicy::ExceptLast: return "except-last";
+  case RecomputePolicy::Auto: return "auto";
   }
   return "none";
 }
@@ -31,7 +32,8 @@ std::optional<ScheduleKind> mlir::gpipe::parseScheduleKind(const std::string &na
 
 std::optional<RecomputePolicy> mlir::gpipe::parseRecomputePolicy(const std::string &name) {
   for (RecomputePolicy policy :
-       {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast})
+       {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast,
+        RecomputePolicy::Auto})
     if (name == recomputePolicyName(policy))
       return policy;
   return std::nullopt;
@@ -63,7 +65,7 @@ void forward(std::vector<Action> &p, int s, int k, int i) {
 void backward(std::vector<Action> &p, int s, int k, int i, int m, RecomputePolicy policy) {
   if (s + 1 < k)
     p.push_back({ActionKind::RecvGradient, i, s + 1});
-  bool recompute = policy == RecomputePolicy::Full ||
+  bool recompute = policy == RecomputePolicy::Full || policy == RecomputePolicy::Auto ||
                    (policy == RecomputePolicy::ExceptLast && i != m - 1);
   if (recompute)
     p.push_back({ActionKind::Recompute, i});
@@ -165,6 +167,13 @@ std::optional<std::string> mlir::gpipe::verifySchedule(const Schedule &schedule)
   return std::nullopt;
 }
 
+bool mlir::gpipe::recomputes(const Schedule &schedule, int s, int mb) {
+  const std::vector<Action> &p = schedule.programs[s];
+  return std::any_of(p.begin(), p.end(), [&](const Action &a) {
+    return a.kind == ActionKind::Recompute && a.microBatch == mb;
+  });
+}
+
 Timeline mlir::gpipe::simulate(const Schedule &schedule, const std::vector<StageCosts> &costs) {
   int k = schedule.stages;
   Timeline timeline;
@@ -185,13 +194,19 @@ Timeline mlir::gpipe::simulate(const Schedule &schedule, const std::vector<Stage
         const StageCosts &c = costs[s];
         double start = clock[s], end = clock[s];
         bool recomputed = schedule.recompute == RecomputePolicy::Full ||
+                          schedule.recompute == RecomputePolicy::Auto ||
                           (schedule.recompute == RecomputePolicy::ExceptLast &&
                            a.microBatch != schedule.microBatches - 1);
+        // Under auto the forward keeps part of the activations beside the
+        // inputs, and the recompute adds the rest.
+        double partial = schedule.recompute == RecomputePolicy::Auto
+                             ? std::min(c.keptBytes, c.activationBytes)
+                             : 0.0;
         switch (a.kind) {
         case ActionKind::Forward: {
           end = start + c.forward;
           compute += c.forward;
-          double keep = recomputed ? c.inputBytes : c.activationBytes;
+          double keep = recomputed ? c.inputBytes + partial : c.activationBytes;
           // While it runs the forward holds its whole activations.
           timeline.peakMemory[s] = std::max(timeline.peakMemory[s], live[s] + c.activationBytes);
           kept[s][a.microBatch] = keep;
@@ -201,8 +216,8 @@ Timeline mlir::gpipe::simulate(const Schedule &schedule, const std::vector<Stage
         case ActionKind::Recompute:
           end = start + c.forward;
           compute += c.forward;
-          live[s] += c.activationBytes;
-          kept[s][a.microBatch] += c.activationBytes;
+          live[s] += c.activationBytes - partial;
+          kept[s][a.microBatch] += c.activationBytes - partial;
           break;
         case ActionKind::Backward:
           end = start + c.backward;

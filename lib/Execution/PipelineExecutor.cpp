@@ -61,12 +61,23 @@ private:
   bool closed = false;
 };
 
-struct StageInfo {
+/// A forward and the backward that goes with it; the forward returns the
+/// stage outputs, then the activations it keeps for the backward.
+struct StagePair {
   func::FuncOp forward, backward;
+  size_t numKept = 0;
+};
+
+struct StageInfo {
+  /// For micro-batches the stage recomputes, and for the others.
+  StagePair recomputing, keeping;
+  /// Per micro-batch: whether the program recomputes it.
+  std::vector<bool> recomputed;
   /// (stage, index) of each forward argument; stage -1: a function argument.
   std::vector<std::pair<int64_t, int64_t>> sources;
-  /// Return positions of each forward result.
+  /// Return positions and type of each stage output.
   std::vector<std::vector<int64_t>> returns;
+  std::vector<RankedTensorType> outputTypes;
   std::set<int64_t> producers, consumers;
 };
 
@@ -180,7 +191,7 @@ private:
     StageInfo &info = stages[s];
     int m = schedule.microBatches;
     std::vector<std::map<int64_t, Message>> receivedActs(m), receivedGrads(m);
-    std::vector<std::vector<HostTensor>> savedInputs(m), outputs(m);
+    std::vector<std::vector<HostTensor>> savedInputs(m), kept(m), outputs(m);
     std::vector<std::map<int64_t, Message>> pendingGrads(m);
     auto fnError = [&](func::FuncOp fn, int mb) {
       fail(llvm::formatv("stage {0}: {1} failed on micro-batch {2}", s, fn.getSymName(), mb).str());
@@ -212,10 +223,14 @@ private:
           args.push_back(it->second.values[index]);
         }
         receivedActs[mb].clear();
-        FailureOr<std::vector<HostTensor>> outs = interpret(info.forward, args, stores[s]);
+        const StagePair &pair = info.recomputed[mb] ? info.recomputing : info.keeping;
+        FailureOr<std::vector<HostTensor>> outs = interpret(pair.forward, args, stores[s]);
         if (failed(outs))
-          return fnError(info.forward, mb);
+          return fnError(pair.forward, mb);
         savedInputs[mb] = std::move(args);
+        // What the forward keeps for the backward follows the outputs.
+        kept[mb].assign(outs->end() - pair.numKept, outs->end());
+        outs->resize(outs->size() - pair.numKept);
         for (size_t i = 0; i < outs->size(); ++i)
           for (int64_t pos : info.returns[i]) {
             std::lock_guard<std::mutex> lock(resultMutex);
@@ -233,14 +248,15 @@ private:
         outputs[mb].clear();
         break;
       case ActionKind::Recompute:
-        // The outlined backward recomputes the stage's forward itself.
+        // The recomputing backward recomputes what its forward did not keep.
         break;
       case ActionKind::RecvGradient:
         if (failed(receiveFromAll(info.consumers, s, mb, /*gradient=*/true, receivedGrads[mb])))
           return failure();
         break;
       case ActionKind::Backward: {
-        func::FuncOp bwd = info.backward;
+        func::FuncOp bwd =
+            info.recomputed[mb] ? info.recomputing.backward : info.keeping.backward;
         std::vector<HostTensor> args = savedInputs[mb];
         if (args.size() != info.sources.size()) {
           fail(llvm::formatv("stage {0} runs the backward of micro-batch {1} before its forward",
@@ -255,18 +271,16 @@ private:
           for (int64_t pos : info.returns[i])
             if (outputGrads[mb].size() > static_cast<size_t>(pos) &&
                 outputGrads[mb][pos].view()->data)
-              if (failed(accumulate(outGrads[i], outputGrads[mb][pos],
-                                    cast<RankedTensorType>(
-                                        info.forward.getFunctionType().getResult(i)))))
+              if (failed(accumulate(outGrads[i], outputGrads[mb][pos], info.outputTypes[i])))
                 return failure();
         for (auto &[c, msg] : receivedGrads[mb])
           for (size_t k = 0; k < msg.indices.size(); ++k)
             if (failed(accumulate(outGrads[msg.indices[k]], msg.values[k],
-                                  cast<RankedTensorType>(info.forward.getFunctionType().getResult(
-                                      msg.indices[k])))))
+                                  info.outputTypes[msg.indices[k]])))
               return failure();
         receivedGrads[mb].clear();
-        for (unsigned i = info.sources.size(); i < bwd.getNumArguments(); ++i) {
+        llvm::append_range(args, kept[mb]);
+        for (unsigned i = args.size(); i < bwd.getNumArguments(); ++i) {
           int64_t out = bwd.getArgAttrOfType<IntegerAttr>(i, "gpipe.grad_of_output").getInt();
           auto it = outGrads.find(out);
           if (it == outGrads.end()) {
@@ -281,6 +295,7 @@ private:
         if (failed(outs))
           return fnError(bwd, mb);
         savedInputs[mb].clear();
+        kept[mb].clear();
         for (size_t i = 0; i < outs->size(); ++i) {
           auto type = cast<RankedTensorType>(bwd.getFunctionType().getResult(i));
           if (auto of = bwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.grad_of")) {
@@ -349,56 +364,111 @@ mlir::gpipe::runPipeline(ModuleOp module, StringRef function, const Schedule &sc
   for (int s = 0; s < k; ++s) {
     StageInfo &info = stages[s];
     std::string prefix = (function + "_stage" + llvm::Twine(s)).str();
-    info.forward = module.lookupSymbol<func::FuncOp>(prefix + "_forward");
-    info.backward = module.lookupSymbol<func::FuncOp>(prefix + "_backward");
-    if (!info.forward || !info.backward) {
-      error = "runPipeline: no function " + prefix + "_forward/_backward; run "
-              "gpipe-outline-stages with " + std::to_string(k) + " stages";
-      return failure();
-    }
-    for (unsigned i = 0; i < info.forward.getNumArguments(); ++i) {
-      auto src = info.forward.getArgAttrOfType<DenseI64ArrayAttr>(i, "gpipe.source");
-      bool valid = src && src.size() == 2 && src[0] < s && src[0] >= -1 && src[1] >= 0;
-      if (valid && src[0] >= 0)
-        valid = src[1] < static_cast<int64_t>(stages[src[0]].forward.getNumResults());
-      if (!valid) {
-        error = "runPipeline: argument " + std::to_string(i) + " of " + prefix +
-                "_forward has no valid gpipe.source";
+    // The functions the IR names, else the default names (gpipe-outline-stages'
+    // recomputing pair, gpipe-pipeline's keeping pair).
+    StageFunctions names{prefix + "_forward", prefix + "_backward", prefix + "_forward_keep",
+                         prefix + "_backward_keep"};
+    if (!schedule.functions.empty())
+      names = schedule.functions[s];
+    auto lookup = [&](const std::string &name) {
+      return name.empty() ? func::FuncOp() : module.lookupSymbol<func::FuncOp>(name);
+    };
+    info.recomputing = {lookup(names.forward), lookup(names.backward)};
+    info.keeping = {lookup(names.forwardKeep), lookup(names.backwardKeep)};
+    for (int mb = 0; mb < m; ++mb) {
+      bool recomputed = recomputes(schedule, s, mb);
+      info.recomputed.push_back(recomputed);
+      const StagePair &pair = recomputed ? info.recomputing : info.keeping;
+      if (!pair.forward || !pair.backward) {
+        const std::string &fwd = recomputed ? names.forward : names.forwardKeep;
+        const std::string &bwd = recomputed ? names.backward : names.backwardKeep;
+        error = llvm::formatv("runPipeline: stage {0} {1} micro-batch {2} but there is no "
+                              "function @{3} and @{4}; run gpipe-outline-stages and "
+                              "gpipe-pipeline with {5} stages",
+                              s, recomputed ? "recomputes" : "keeps the activations of", mb,
+                              fwd.empty() ? "?" : fwd, bwd.empty() ? "?" : bwd, k)
+                    .str();
         return failure();
       }
-      info.sources.emplace_back(src[0], src[1]);
-      if (src[0] >= 0) {
-        info.producers.insert(src[0]);
-        stages[src[0]].consumers.insert(s);
+    }
+    bool first = true;
+    for (StagePair *pair : {&info.recomputing, &info.keeping}) {
+      if (!pair->forward || !pair->backward)
+        continue;
+      func::FuncOp fwd = pair->forward, bwd = pair->backward;
+      auto bad = [&](func::FuncOp fn, const std::string &what) {
+        error = "runPipeline: @" + fn.getSymName().str() + ": " + what;
+        return failure();
+      };
+      // The forward: arguments from their sources; results: the outputs,
+      // then what it keeps (gpipe.kept 0, 1, ...).
+      std::vector<std::pair<int64_t, int64_t>> sources;
+      for (unsigned i = 0; i < fwd.getNumArguments(); ++i) {
+        auto src = fwd.getArgAttrOfType<DenseI64ArrayAttr>(i, "gpipe.source");
+        bool valid = src && src.size() == 2 && src[0] < s && src[0] >= -1 && src[1] >= 0;
+        if (valid && src[0] >= 0)
+          valid = src[1] < static_cast<int64_t>(stages[src[0]].outputTypes.size());
+        if (!valid)
+          return bad(fwd, "argument " + std::to_string(i) + " has no valid gpipe.source");
+        sources.emplace_back(src[0], src[1]);
       }
-    }
-    for (unsigned i = 0; i < info.forward.getNumResults(); ++i) {
-      auto pos = info.forward.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.returns");
-      info.returns.emplace_back(pos ? pos.asArrayRef().vec() : std::vector<int64_t>());
-    }
-    // The backward: the forward's inputs, then output gradients; results are
-    // input gradients (of earlier stages' outputs) or parameter gradients.
-    auto bad = [&](const std::string &what) {
-      error = "runPipeline: " + prefix + "_backward: " + what;
-      return failure();
-    };
-    func::FuncOp bwd = info.backward;
-    if (bwd.getNumArguments() < info.forward.getNumArguments())
-      return bad("fewer arguments than the forward has");
-    for (unsigned i = info.forward.getNumArguments(); i < bwd.getNumArguments(); ++i) {
-      auto out = bwd.getArgAttrOfType<IntegerAttr>(i, "gpipe.grad_of_output");
-      if (!out || out.getInt() < 0 ||
-          out.getInt() >= static_cast<int64_t>(info.forward.getNumResults()))
-        return bad("argument " + std::to_string(i) + " has no valid gpipe.grad_of_output");
-    }
-    for (unsigned i = 0; i < bwd.getNumResults(); ++i) {
-      auto of = bwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.grad_of");
-      bool valid = of && of.size() == 2 && of[0] >= 0 && of[0] < s && of[1] >= 0 &&
-                   of[1] < static_cast<int64_t>(stages[of[0]].forward.getNumResults()) &&
-                   info.producers.count(of[0]);
-      if (!valid && !bwd.getResultAttrOfType<FlatSymbolRefAttr>(i, "gpipe.param"))
-        return bad("result " + std::to_string(i) +
-                   " is neither a valid gpipe.grad_of nor a gpipe.param gradient");
+      size_t numOutputs = 0;
+      while (numOutputs < fwd.getNumResults() &&
+             !fwd.getResultAttr(numOutputs, "gpipe.kept"))
+        ++numOutputs;
+      pair->numKept = fwd.getNumResults() - numOutputs;
+      for (size_t j = 0; j < pair->numKept; ++j) {
+        auto index = fwd.getResultAttrOfType<IntegerAttr>(numOutputs + j, "gpipe.kept");
+        if (!index || index.getInt() != static_cast<int64_t>(j))
+          return bad(fwd, "result " + std::to_string(numOutputs + j) +
+                              " follows the kept activations but is not gpipe.kept " +
+                              std::to_string(j));
+      }
+      if (first) {
+        info.sources = sources;
+        for (size_t i = 0; i < numOutputs; ++i) {
+          auto pos = fwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.returns");
+          info.returns.emplace_back(pos ? pos.asArrayRef().vec() : std::vector<int64_t>());
+          info.outputTypes.push_back(cast<RankedTensorType>(fwd.getFunctionType().getResult(i)));
+        }
+        for (auto [stage, index] : sources)
+          if (stage >= 0) {
+            info.producers.insert(stage);
+            stages[stage].consumers.insert(s);
+          }
+      } else if (sources != info.sources || numOutputs != info.outputTypes.size()) {
+        return bad(fwd, "its arguments or outputs differ from @" +
+                            info.recomputing.forward.getSymName().str() + "'s");
+      }
+      first = false;
+      // The backward: the forward's inputs, its kept activations, then
+      // output gradients; results are input gradients (of earlier stages'
+      // outputs) or parameter gradients.
+      size_t numIn = sources.size() + pair->numKept;
+      if (bwd.getNumArguments() < numIn)
+        return bad(bwd, "fewer arguments than the forward's inputs and kept activations");
+      for (size_t j = 0; j < pair->numKept; ++j) {
+        auto index = bwd.getArgAttrOfType<IntegerAttr>(sources.size() + j, "gpipe.kept");
+        if (!index || index.getInt() != static_cast<int64_t>(j) ||
+            bwd.getArgumentTypes()[sources.size() + j] !=
+                fwd.getResultTypes()[numOutputs + j])
+          return bad(bwd, "argument " + std::to_string(sources.size() + j) +
+                              " is not the forward's kept activation " + std::to_string(j));
+      }
+      for (unsigned i = numIn; i < bwd.getNumArguments(); ++i) {
+        auto out = bwd.getArgAttrOfType<IntegerAttr>(i, "gpipe.grad_of_output");
+        if (!out || out.getInt() < 0 || out.getInt() >= static_cast<int64_t>(numOutputs))
+          return bad(bwd, "argument " + std::to_string(i) + " has no valid gpipe.grad_of_output");
+      }
+      for (unsigned i = 0; i < bwd.getNumResults(); ++i) {
+        auto of = bwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.grad_of");
+        bool valid = of && of.size() == 2 && of[0] >= 0 && of[0] < s && of[1] >= 0 &&
+                     of[1] < static_cast<int64_t>(stages[of[0]].outputTypes.size()) &&
+                     info.producers.count(of[0]);
+        if (!valid && !bwd.getResultAttrOfType<FlatSymbolRefAttr>(i, "gpipe.param"))
+          return bad(bwd, "result " + std::to_string(i) +
+                              " is neither a valid gpipe.grad_of nor a gpipe.param gradient");
+      }
     }
   }
   PipelineResult result;

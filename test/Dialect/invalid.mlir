@@ -589,7 +589,7 @@ gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", sched
 
 // expected-error @+1 {{'gpipe.pipeline' op names no function @nope}}
 gpipe.pipeline @nope attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
-  gpipe.stage_program 0 {
+  gpipe.stage_program 0 keeping [@nope_forward, @nope_backward] {
     gpipe.forward 0
     gpipe.backward 0
     gpipe.optimizer_update
@@ -615,7 +615,7 @@ gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", sched
 func.func @f() {
   return
 }
-// expected-error @+1 {{'gpipe.pipeline' op recompute must be none, full or except-last, got 'some'}}
+// expected-error @+1 {{'gpipe.pipeline' op recompute must be none, full, except-last or auto, got 'some'}}
 gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "some", schedule = "gpipe"} {
   gpipe.stage_program 0 {
     gpipe.forward 0
@@ -696,6 +696,52 @@ gpipe.pipeline @f attributes {micro_batches = 2 : i64, recompute = "none", sched
     gpipe.send_gradient 1 to 0
     gpipe.backward 0
     gpipe.send_gradient 0 to 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 recomputes the activations of micro-batch 0 but names no recomputing functions}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "full", schedule = "gpipe"} {
+  gpipe.stage_program 0 keeping [@f, @f] {
+    gpipe.forward 0
+    gpipe.recompute 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 names 1 keeping functions; it takes [forward, backward]}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 keeping [@f] {
+    gpipe.forward 0
+    gpipe.backward 0
+    gpipe.optimizer_update
+  }
+}
+
+// -----
+
+func.func @f() {
+  return
+}
+
+// expected-error @+1 {{'gpipe.pipeline' op stage 0 names no function @f_backward_keep}}
+gpipe.pipeline @f attributes {micro_batches = 1 : i64, recompute = "none", schedule = "gpipe"} {
+  gpipe.stage_program 0 keeping [@f, @f_backward_keep] {
+    gpipe.forward 0
+    gpipe.backward 0
     gpipe.optimizer_update
   }
 }

@@ -212,18 +212,18 @@ func.func @losses(%s: tensor<4x10xf32>, %t: tensor<4xi64>, %w: tensor<10xf32>, %
 }
 
 // CHECK-LABEL: gpipe.pipeline @binary attributes {micro_batches = 1 : i64, recompute = "full", schedule = "gpipe"} {
-// CHECK-NEXT: gpipe.stage_program 0 {
+// CHECK-NEXT: gpipe.stage_program 0 recomputing [@binary, @binary] {
 // CHECK-NEXT: gpipe.forward 0
 // CHECK-NEXT: gpipe.send_activation 0 to 1
 // CHECK-NEXT: gpipe.recv_gradient 0 from 1
 // CHECK-NEXT: gpipe.recompute 0
 // CHECK-NEXT: gpipe.backward 0
 // CHECK-NEXT: gpipe.optimizer_update
-// CHECK: gpipe.stage_program 1 {
+// CHECK: gpipe.stage_program 1 recomputing [@binary, @binary] keeping [@binary, @binary] {
 // CHECK-NEXT: gpipe.recv_activation 0 from 0
 // CHECK: gpipe.send_gradient 0 to 0
 gpipe.pipeline @binary attributes {micro_batches = 1 : i64, recompute = "full", schedule = "gpipe"} {
-  gpipe.stage_program 0 {
+  gpipe.stage_program 0 recomputing [@binary, @binary] {
     gpipe.forward 0
     gpipe.send_activation 0 to 1
     gpipe.recv_gradient 0 from 1
@@ -231,7 +231,7 @@ gpipe.pipeline @binary attributes {micro_batches = 1 : i64, recompute = "full", 
     gpipe.backward 0
     gpipe.optimizer_update
   }
-  gpipe.stage_program 1 {
+  gpipe.stage_program 1 recomputing [@binary, @binary] keeping [@binary, @binary] {
     gpipe.recv_activation 0 from 0
     gpipe.forward 0
     gpipe.recompute 0

@@ -13,6 +13,7 @@
 #include "gpipe/Dialect/GPipeDialect.h"
 #include "gpipe/Execution/Interpreter.h"
 #include "gpipe/Execution/PipelineExecutor.h"
+#include "gpipe/Transforms/OutlineStages.h"
 #include "gpipe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -101,7 +102,10 @@ bool randomParam(ParamOp p, HostTensor &dst, std::string &) {
 }
 
 /// The model at batch size `batch`, partitioned into `stages` and outlined
-/// (`prefix` passes run first; `function` is the one partitioned).
+/// (`prefix` passes run first; `function` is the one partitioned): every
+/// stage has its recomputing pair (`_forward`, `_backward`) and its keeping
+/// pair (`_forward_keep`, `_backward_keep`, made by gpipe-pipeline for
+/// except-last over 2 micro-batches, which uses both).
 OwningOpRef<ModuleOp> outlinedModel(MLIRContext &ctx, int64_t stages, int64_t batch,
                                     std::string prefix = "", std::string function = "main") {
   std::string source = kModel;
@@ -112,8 +116,11 @@ OwningOpRef<ModuleOp> outlinedModel(MLIRContext &ctx, int64_t stages, int64_t ba
   EXPECT_TRUE(module);
   PassManager pm(&ctx);
   std::string pipeline = prefix + "gpipe-partition{stages=" + std::to_string(stages) +
-                         " function=" + function + " balance=uniform devices=" GPIPE_SOURCE_DIR
-                         "/devices/h100-sxm.json},gpipe-outline-stages{function=" + function + "}";
+                         " function=" + function +
+                         " balance=uniform devices=" GPIPE_SOURCE_DIR
+                         "/devices/h100-sxm.json},gpipe-outline-stages{function=" +
+                         function + "},gpipe-pipeline{function=" + function +
+                         " micro-batches=2 recompute=except-last}";
   EXPECT_TRUE(succeeded(parsePassPipeline(pipeline, pm)));
   EXPECT_TRUE(succeeded(pm.run(*module)));
   return module;
@@ -180,10 +187,10 @@ Result runStages(MLIRContext &ctx, int64_t stages, const HostTensor &x,
       if (auto of = bwd.getResultAttrOfType<DenseI64ArrayAttr>(i, "gpipe.grad_of"))
         accumulate(grads[{of[0], of[1]}], (*outs)[i], type);
       else
-        accumulate(result.paramGrads[bwd.getResultAttrOfType<FlatSymbolRefAttr>(i, "gpipe.param")
-                                         .getValue()
-                                         .str()],
-                   (*outs)[i], type);
+        accumulate(
+            result.paramGrads
+                [bwd.getResultAttrOfType<FlatSymbolRefAttr>(i, "gpipe.param").getValue().str()],
+            (*outs)[i], type);
     }
   }
   return result;
@@ -249,36 +256,57 @@ TEST_F(StageEquivalence, ThreadedPipelineMatchesTheFullBatch) {
   for (int k = 1; k <= 4; ++k)
     for (int m : {1, 2, 4, 8}) {
       OwningOpRef<ModuleOp> module = outlinedModel(ctx, k, 8 / m);
+      // A third pair keeps every other activation the backward reads and
+      // recomputes the rest, as recompute=auto may choose.
+      auto outliner =
+          StageOutliner::analyze(*module, module->lookupSymbol<func::FuncOp>("main"), k, "test");
+      ASSERT_TRUE(succeeded(outliner));
+      std::vector<StageFunctions> partial;
+      size_t keptValues = 0;
+      for (int s = 0; s < k; ++s) {
+        FailureOr<SmallVector<Value>> needed = (*outliner)->activationsNeeded(s);
+        ASSERT_TRUE(succeeded(needed));
+        SmallVector<Value> keep;
+        for (size_t i = 0; i < needed->size(); i += 2)
+          keep.push_back((*needed)[i]);
+        keptValues += keep.size();
+        std::string prefix = "main_stage" + std::to_string(s);
+        partial.push_back({prefix + "_forward_part", prefix + "_backward_part", "", ""});
+        ASSERT_TRUE(succeeded(
+            (*outliner)->build(s, keep, partial.back().forward, partial.back().backward)));
+      }
+      EXPECT_GT(keptValues, 0u);
       std::vector<std::vector<HostTensor>> inputs(m), grads(m);
       for (int mb = 0; mb < m; ++mb) {
         inputs[mb] = {sliceRows(ctx, x, mb, 8 / m)};
         grads[mb] = {sliceRows(ctx, seeds[0], mb, 8 / m), sliceRows(ctx, seeds[1], mb, 8 / m)};
       }
       for (ScheduleKind kind : {ScheduleKind::GPipe, ScheduleKind::OneFOneB})
-        for (RecomputePolicy policy :
-             {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast}) {
+        for (RecomputePolicy policy : {RecomputePolicy::None, RecomputePolicy::Full,
+                                       RecomputePolicy::ExceptLast, RecomputePolicy::Auto}) {
           SCOPED_TRACE(llvm::formatv("K = {0}, M = {1}, {2}, recompute {3}", k, m,
-                                     kind == ScheduleKind::GPipe ? "gpipe" : "1f1b",
-                                     static_cast<int>(policy))
+                                     scheduleKindName(kind), recomputePolicyName(policy))
                            .str());
           std::vector<ParamStore> stores(k, ParamStore(randomParam));
           std::string error;
+          Schedule schedule = buildSchedule(k, m, kind, policy);
+          if (policy == RecomputePolicy::Auto)
+            schedule.functions = partial;
           FailureOr<PipelineResult> got =
-              runPipeline(*module, "main", buildSchedule(k, m, kind, policy), inputs, grads,
-                          stores, error);
+              runPipeline(*module, "main", schedule, inputs, grads, stores, error);
           ASSERT_TRUE(succeeded(got)) << error;
           ++runs;
           for (int mb = 0; mb < m; ++mb)
             for (size_t i = 0; i < ref.outputs.size(); ++i)
-              EXPECT_LT(relativeError(got->outputs[mb][i],
-                                      sliceRows(ctx, ref.outputs[i], mb, 8 / m)),
-                        1e-12);
+              EXPECT_LT(
+                  relativeError(got->outputs[mb][i], sliceRows(ctx, ref.outputs[i], mb, 8 / m)),
+                  1e-12);
           ASSERT_EQ(got->paramGrads.size(), ref.paramGrads.size());
           for (auto &[name, g] : ref.paramGrads)
             EXPECT_LT(relativeError(got->paramGrads[name], g), 1e-12) << name;
         }
     }
-  EXPECT_EQ(runs, 4 * 4 * 2 * 3);
+  EXPECT_EQ(runs, 4 * 4 * 2 * 4);
 }
 
 TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
@@ -293,7 +321,10 @@ TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
   EXPECT_TRUE(failed(runPipeline(*module, "main",
                                  buildSchedule(3, 2, ScheduleKind::GPipe, RecomputePolicy::Full),
                                  inputs, grads, three, error)));
-  EXPECT_NE(error.find("no function main_stage2_forward"), std::string::npos) << error;
+  EXPECT_NE(error.find("stage 2 recomputes micro-batch 0 but there is no function "
+                       "@main_stage2_forward"),
+            std::string::npos)
+      << error;
 
   // Stage functions whose wiring attributes are damaged are refused up front.
   auto fwd1 = module->lookupSymbol<func::FuncOp>("main_stage1_forward");
@@ -304,7 +335,7 @@ TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
   EXPECT_TRUE(failed(runPipeline(*module, "main",
                                  buildSchedule(2, 2, ScheduleKind::GPipe, RecomputePolicy::Full),
                                  inputs, grads, two, error)));
-  EXPECT_NE(error.find("argument 0 of main_stage1_forward has no valid gpipe.source"),
+  EXPECT_NE(error.find("@main_stage1_forward: argument 0 has no valid gpipe.source"),
             std::string::npos)
       << error;
   fwd1.setArgAttr(0, "gpipe.source", savedSource);
@@ -315,6 +346,34 @@ TEST_F(StageEquivalence, PipelineErrorsAreReportedNotHung) {
                                  buildSchedule(2, 2, ScheduleKind::GPipe, RecomputePolicy::Full),
                                  inputs, grads, two, error)));
   EXPECT_NE(error.find("main_stage1_backward: result 0 is neither"), std::string::npos) << error;
+  module = outlinedModel(ctx, 2, 4);
+
+  // A keeping backward that does not take what its forward keeps.
+  auto keep1 = module->lookupSymbol<func::FuncOp>("main_stage1_backward_keep");
+  unsigned firstKept = 0;
+  while (firstKept < keep1.getNumArguments() && !keep1.getArgAttr(firstKept, "gpipe.kept"))
+    ++firstKept;
+  ASSERT_LT(firstKept, keep1.getNumArguments()) << "stage 1 keeps nothing";
+  keep1.removeArgAttr(firstKept, StringAttr::get(&ctx, "gpipe.kept"));
+  error.clear();
+  EXPECT_TRUE(failed(runPipeline(*module, "main",
+                                 buildSchedule(2, 2, ScheduleKind::GPipe, RecomputePolicy::None),
+                                 inputs, grads, two, error)));
+  EXPECT_NE(error.find("@main_stage1_backward_keep: argument " + std::to_string(firstKept) +
+                       " is not the forward's kept activation 0"),
+            std::string::npos)
+      << error;
+  // A schedule that keeps activations, with no keeping functions.
+  module = outlinedModel(ctx, 2, 4);
+  module->lookupSymbol<func::FuncOp>("main_stage0_forward_keep").erase();
+  error.clear();
+  EXPECT_TRUE(failed(runPipeline(*module, "main",
+                                 buildSchedule(2, 2, ScheduleKind::GPipe, RecomputePolicy::None),
+                                 inputs, grads, two, error)));
+  EXPECT_NE(error.find("stage 0 keeps the activations of micro-batch 0 but there is no function "
+                       "@main_stage0_forward_keep"),
+            std::string::npos)
+      << error;
   module = outlinedModel(ctx, 2, 4);
 
   // A stage whose parameters cannot be loaded fails; the other stage, waiting
@@ -377,42 +436,46 @@ TEST_F(StageEquivalence, PipelinedTrainingMatchesTheTrainingStep) {
         auto update = module->lookupSymbol<func::FuncOp>("train_step_update");
         ASSERT_TRUE(update);
         auto lossFn = module->lookupSymbol<func::FuncOp>("train_step_loss");
-        ParamStore updateStore(randomParam);
-        std::vector<ParamStore> stores(k, ParamStore(randomParam));
-        Schedule schedule = buildSchedule(k, m, kind, RecomputePolicy::Full);
-        for (int i = 0; i < steps; ++i) {
-          std::vector<std::vector<HostTensor>> inputs(m), seeds(m);
-          for (int mb = 0; mb < m; ++mb) {
-            inputs[mb] = {sliceRows(ctx, xs[i], mb, rows), sliceRows(ctx, labels[i], mb, rows)};
-            for (Type t : lossFn.getFunctionType().getResults()) {
-              HostTensor seed = *HostTensor::allocate(cast<RankedTensorType>(t));
-              std::memset(seed.data(), 0, seed.bytes());
-              seeds[mb].push_back(seed);
+        for (RecomputePolicy policy :
+             {RecomputePolicy::None, RecomputePolicy::Full, RecomputePolicy::ExceptLast}) {
+          SCOPED_TRACE(recomputePolicyName(policy));
+          ParamStore updateStore(randomParam);
+          std::vector<ParamStore> stores(k, ParamStore(randomParam));
+          Schedule schedule = buildSchedule(k, m, kind, policy);
+          for (int i = 0; i < steps; ++i) {
+            std::vector<std::vector<HostTensor>> inputs(m), seeds(m);
+            for (int mb = 0; mb < m; ++mb) {
+              inputs[mb] = {sliceRows(ctx, xs[i], mb, rows), sliceRows(ctx, labels[i], mb, rows)};
+              for (Type t : lossFn.getFunctionType().getResults()) {
+                HostTensor seed = *HostTensor::allocate(cast<RankedTensorType>(t));
+                std::memset(seed.data(), 0, seed.bytes());
+                seeds[mb].push_back(seed);
+              }
+              // The mini-batch loss is the mean of the micro-batch means.
+              *static_cast<double *>(seeds[mb][0].data()) = 1.0 / m;
             }
-            // The mini-batch loss is the mean of the micro-batch means.
-            *static_cast<double *>(seeds[mb][0].data()) = 1.0 / m;
+            std::string error;
+            FailureOr<PipelineResult> got =
+                runPipeline(*module, "train_step_loss", schedule, inputs, seeds, stores, error);
+            ASSERT_TRUE(succeeded(got)) << error;
+            std::vector<HostTensor> grads;
+            for (unsigned a = 0; a < update.getNumArguments(); ++a) {
+              auto name = update.getArgAttrOfType<FlatSymbolRefAttr>(a, "gpipe.param").getValue();
+              ASSERT_TRUE(got->paramGrads.count(name.str())) << name.str();
+              grads.push_back(got->paramGrads[name.str()]);
+            }
+            // Make the update store current (it loads parameters lazily),
+            // update, and give every stage the new parameters.
+            ASSERT_TRUE(succeeded(interpret(update, grads, updateStore)));
+            for (const std::string &name : trained)
+              for (ParamStore &store : stores)
+                store.set(name, *updateStore.lookup(name));
           }
-          std::string error;
-          FailureOr<PipelineResult> got =
-              runPipeline(*module, "train_step_loss", schedule, inputs, seeds, stores, error);
-          ASSERT_TRUE(succeeded(got)) << error;
-          std::vector<HostTensor> grads;
-          for (unsigned a = 0; a < update.getNumArguments(); ++a) {
-            auto name = update.getArgAttrOfType<FlatSymbolRefAttr>(a, "gpipe.param").getValue();
-            ASSERT_TRUE(got->paramGrads.count(name.str())) << name.str();
-            grads.push_back(got->paramGrads[name.str()]);
+          for (const std::string &name : trained) {
+            const HostTensor *want = refStore.lookup(name), *have = updateStore.lookup(name);
+            ASSERT_TRUE(want && have) << name;
+            EXPECT_LT(relativeError(*have, *want), 1e-10) << name;
           }
-          // Make the update store current (it loads parameters lazily),
-          // update, and give every stage the new parameters.
-          ASSERT_TRUE(succeeded(interpret(update, grads, updateStore)));
-          for (const std::string &name : trained)
-            for (ParamStore &store : stores)
-              store.set(name, *updateStore.lookup(name));
-        }
-        for (const std::string &name : trained) {
-          const HostTensor *want = refStore.lookup(name), *have = updateStore.lookup(name);
-          ASSERT_TRUE(want && have) << name;
-          EXPECT_LT(relativeError(*have, *want), 1e-10) << name;
         }
       }
 }

@@ -21,7 +21,7 @@ func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // 1F1B on the middle stage: K - s - 1 = 1 warm-up forward, then one forward
 // and one backward in turn; except-last recomputes all but micro-batch 3.
 // CHECK: gpipe.pipeline @main attributes {micro_batches = 4 : i64, recompute = "except-last", schedule = "1f1b"}
-// CHECK: gpipe.stage_program 1 {
+// CHECK: gpipe.stage_program 1 recomputing [@main_stage1_forward, @main_stage1_backward] keeping [@main_stage1_forward_keep, @main_stage1_backward_keep] {
 // CHECK-NEXT: gpipe.recv_activation 0 from 0
 // CHECK-NEXT: gpipe.forward 0
 // CHECK-NEXT: gpipe.send_activation 0 to 2
@@ -36,10 +36,10 @@ func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // CHECK-NEXT: gpipe.backward 3
 // CHECK-NEXT: gpipe.send_gradient 3 to 0
 // CHECK-NEXT: gpipe.optimizer_update
-// CHECK: gpipe.stage_program 2 {
+// CHECK: gpipe.stage_program 2 recomputing [@main_stage2_forward, @main_stage2_backward] keeping [@main_stage2_forward_keep, @main_stage2_backward_keep] {
 
 // GPipe: all forwards, then the backwards, the latest micro-batch first.
-// GPIPE: gpipe.stage_program 0 {
+// GPIPE: gpipe.stage_program 0 recomputing [@main_stage0_forward, @main_stage0_backward] {
 // GPIPE-NEXT: gpipe.forward 0
 // GPIPE-NEXT: gpipe.send_activation 0 to 1
 // GPIPE-NEXT: gpipe.forward 1
@@ -49,7 +49,7 @@ func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // GPIPE-NEXT: gpipe.backward 1
 // GPIPE-NEXT: gpipe.recv_gradient 0 from 1
 
-// NOSTAGES: error: gpipe-pipeline: @main has no stage functions; run gpipe-partition and gpipe-outline-stages first
+// NOSTAGES: error: gpipe-pipeline: @main is not partitioned; run gpipe-partition first
 // ZERO: error: gpipe-pipeline: micro-batches must be positive
 // SCHEDULE: error: gpipe-pipeline: schedule must be gpipe or 1f1b, got 'zigzag'
 // TWICE: error: gpipe-pipeline: @main already has a gpipe.pipeline

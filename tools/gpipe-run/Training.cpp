@@ -320,13 +320,25 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     pipelined.schedule = std::move(*schedule);
     for (int s = 0; s < options.stages; ++s) {
       pipelined.stores.push_back(options.makeStageStore());
+      // Both forwards of a stage store the same state (batch norm's
+      // running statistics); the verifier made sure the needed one is named.
+      const StageFunctions &fns = pipelined.schedule.functions[s];
       auto forward = module.lookupSymbol<func::FuncOp>(
-          (pipelined.lossFn.getSymName() + "_stage" + llvm::Twine(s) + "_forward").str());
+          fns.forward.empty() ? fns.forwardKeep : fns.forward);
       if (!forward)
-        return fail("pipelined training needs the outlined stage functions (gpipe-outline-stages)");
+        return fail("pipelined training needs the stage functions gpipe-pipeline names");
       std::vector<std::string> names;
       forward.walk([&](SetParamOp set) { names.push_back(set.getName().str()); });
       pipelined.stored.push_back(std::move(names));
+      // What recompute=auto chose for the stage.
+      auto backward = module.lookupSymbol<func::FuncOp>(fns.backward);
+      auto kept = forward->getAttrOfType<IntegerAttr>("gpipe.kept_bytes");
+      auto ops = backward ? backward->getAttrOfType<IntegerAttr>("gpipe.recomputed_ops")
+                          : IntegerAttr();
+      if (kept && ops)
+        llvm::outs() << llvm::formatv("stage {0}: keeps {1} bytes of activations per "
+                                      "micro-batch, recomputes {2} ops\n",
+                                      s, kept.getInt(), ops.getInt());
     }
     for (auto param : module.getOps<ParamOp>())
       if (param.getTrainable())
@@ -383,13 +395,37 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     if (int rc = evaluate(eval, options, params))
       return rc;
   }
+  // A parameter's file in a parameters directory: its initializer's name,
+  // path separators replaced.
+  auto paramPath = [](StringRef dir, ParamOp param) {
+    std::string file = param.getInitializer()->str();
+    for (char &c : file)
+      if (c == '/' || c == '\\' || c == ':')
+        c = '_';
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, file + ".npy");
+    return path;
+  };
   if (!options.outputDir.empty()) {
-    if (std::error_code ec = llvm::sys::fs::create_directories(options.outputDir))
-      return fail("cannot create output directory '" + options.outputDir + "': " + ec.message());
+    llvm::SmallString<256> paramsDir(options.outputDir);
+    llvm::sys::path::append(paramsDir, "params");
+    if (std::error_code ec = llvm::sys::fs::create_directories(paramsDir))
+      return fail("cannot create output directory '" + paramsDir.str().str() +
+                  "': " + ec.message());
     llvm::SmallString<256> path(options.outputDir);
     llvm::sys::path::append(path, "loss.npy");
     if (gp_npy_write(path.c_str(), lastLoss.view()) != GP_OK)
       return fail(gp_last_error());
+    for (auto param : module.getOps<ParamOp>()) {
+      if (!param.getInitializer())
+        continue;
+      std::string error;
+      auto value = params.get(param, error);
+      if (failed(value))
+        return fail(error);
+      if (gp_npy_write(paramPath(paramsDir, param).c_str(), value->view()) != GP_OK)
+        return fail(gp_last_error());
+    }
   }
   bool ok = true;
   if (!options.expectLossFile.empty() &&
@@ -400,12 +436,7 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     for (auto param : module.getOps<ParamOp>()) {
       if (!param.getInitializer())
         continue;
-      std::string file = param.getInitializer()->str();
-      for (char &c : file)
-        if (c == '/' || c == '\\' || c == ':')
-          c = '_';
-      llvm::SmallString<256> path(options.expectParamsDir);
-      llvm::sys::path::append(path, file + ".npy");
+      llvm::SmallString<256> path = paramPath(options.expectParamsDir, param);
       if (!llvm::sys::fs::exists(path))
         continue;
       std::string error;

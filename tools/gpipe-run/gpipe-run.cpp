@@ -50,7 +50,7 @@ static cl::list<std::string> inputs("input", cl::desc("Bind a model input to a .
                                     cl::value_desc("name=file.npy"), cl::cat(category));
 static cl::opt<std::string> outputDir("output-dir",
                                       cl::desc("Where to write <output name>.npy (created); with "
-                                               "--train-steps, the last loss as loss.npy"),
+                                               "--train-steps, the last loss as loss.npy and the trained parameters as params/<initializer>.npy"),
                                       cl::value_desc("dir"), cl::init("."), cl::cat(category));
 static cl::opt<std::string> functionName("function", cl::desc("Function to run"),
                                          cl::init("main"), cl::cat(category));
@@ -140,8 +140,15 @@ static cl::opt<int> microBatches("micro-batches",
                                  cl::value_desc("M"), cl::init(1), cl::cat(pipelineCategory));
 static cl::opt<std::string> scheduleKind("schedule", cl::desc("gpipe | 1f1b"),
                                          cl::init("gpipe"), cl::cat(pipelineCategory));
-static cl::opt<std::string> recomputeKind("recompute", cl::desc("none | full | except-last"),
-                                          cl::init("full"), cl::cat(pipelineCategory));
+static cl::opt<std::string>
+    recomputeKind("recompute",
+                  cl::desc("What a stage keeps for the backward: none (recompute nothing) | full "
+                           "(keep inputs only) | except-last | auto (what fits --memory-budget)"),
+                  cl::init("full"), cl::cat(pipelineCategory));
+static cl::opt<double>
+    memoryBudget("memory-budget",
+                 cl::desc("Bytes per stage under --recompute auto (default: the device's memory)"),
+                 cl::value_desc("bytes"), cl::init(0), cl::cat(pipelineCategory));
 static cl::list<std::string> deviceFiles(
     "devices", cl::desc("Device files the partition balances for (one, or one per stage)"),
     cl::CommaSeparated, cl::cat(pipelineCategory));
@@ -269,11 +276,17 @@ int main(int argc, char **argv) {
     if (!gpipe::parseScheduleKind(scheduleKind))
       return fail("--schedule must be gpipe or 1f1b, got '" + scheduleKind + "'");
     if (!gpipe::parseRecomputePolicy(recomputeKind))
-      return fail("--recompute must be none, full or except-last, got '" + recomputeKind + "'");
+      return fail("--recompute must be none, full, except-last or auto, got '" + recomputeKind +
+                  "'");
+    if (memoryBudget.getNumOccurrences() && recomputeKind != "auto")
+      return fail("--memory-budget applies to --recompute auto only");
+    if (memoryBudget < 0)
+      return fail("--memory-budget must not be negative");
   } else if (microBatches.getNumOccurrences() || scheduleKind.getNumOccurrences() ||
              recomputeKind.getNumOccurrences() || !deviceFiles.empty() ||
-             balance.getNumOccurrences()) {
-    return fail("--micro-batches, --schedule, --recompute, --devices and --balance need --stages");
+             balance.getNumOccurrences() || memoryBudget.getNumOccurrences()) {
+    return fail("--micro-batches, --schedule, --recompute, --memory-budget, --devices and "
+                "--balance need --stages");
   }
 
   OwningOpRef<ModuleOp> module;
@@ -344,10 +357,12 @@ int main(int argc, char **argv) {
            << " balance=" << balance.getValue() << " devices=";
         for (auto [i, file] : llvm::enumerate(deviceFiles))
           os << (i ? "," : "") << file;
-        os << "},gpipe-outline-stages{function=" << lossFn << "}"
-           << ",gpipe-pipeline{function=" << lossFn << " micro-batches=" << microBatches.getValue()
-           << " schedule=" << scheduleKind.getValue() << " recompute=" << recomputeKind.getValue()
-           << "}";
+        // gpipe-pipeline outlines the stage functions the policy calls.
+        os << "},gpipe-pipeline{function=" << lossFn << " micro-batches=" << microBatches.getValue()
+           << " schedule=" << scheduleKind.getValue() << " recompute=" << recomputeKind.getValue();
+        if (memoryBudget > 0)
+          os << " memory-budget=" << llvm::formatv("{0:e}", memoryBudget.getValue()).str();
+        os << "}";
       }
       PassManager pm(&context);
       if (failed(parsePassPipeline(os.str(), pm)) || failed(pm.run(*module)))

@@ -18,10 +18,11 @@ def GPipe_PipelineOp : GPipe_Op<"pipeline",
      DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "the schedule of a pipelined training step";
   let description = [{
-    Runs the stages of `function` (its `_stage<s>_forward` and
-    `_stage<s>_backward` functions from gpipe-outline-stages) over
-    `micro_batches` micro-batches: the region holds one `gpipe.stage_program`
-    per stage, in stage order, each the ordered actions of that stage. The
+    Runs the stages of `function` over `micro_batches` micro-batches: the
+    region holds one `gpipe.stage_program` per stage, in stage order, each
+    the ordered actions of that stage and the functions they call.
+    `recompute` names the policy that chose which activations each stage
+    keeps (none, full, except-last, auto). The
     verifier proves that the activations stage s sends to stage s + 1 are
     the ones s + 1 receives, in the same order (and the gradients going
     back), that each stage runs the forward and the backward of every
@@ -32,7 +33,7 @@ def GPipe_PipelineOp : GPipe_Op<"pipeline",
 
     ```mlir
     gpipe.pipeline @train_step_loss attributes {micro_batches = 1 : i64, recompute = "full", schedule = "gpipe"} {
-      gpipe.stage_program 0 {
+      gpipe.stage_program 0 recomputing [@train_step_loss_stage0_forward, @train_step_loss_stage0_backward] {
         gpipe.forward 0
         gpipe.send_activation 0 to 1
         gpipe.recv_gradient 0 from 1
@@ -40,7 +41,7 @@ def GPipe_PipelineOp : GPipe_Op<"pipeline",
         gpipe.backward 0
         gpipe.optimizer_update
       }
-      gpipe.stage_program 1 {
+      gpipe.stage_program 1 recomputing [@train_step_loss_stage1_forward, @train_step_loss_stage1_backward] {
         gpipe.recv_activation 0 from 0
         gpipe.forward 0
         gpipe.recompute 0
@@ -63,20 +64,33 @@ def GPipe_StageProgramOp : GPipe_Op<"stage_program",
   let summary = "what one pipeline stage does, in order";
   let description = [{
     The actions of stage `stage` for one mini-batch, in the order it runs
-    them (see `gpipe.pipeline`).
+    them (see `gpipe.pipeline`), and the functions they call. A micro-batch
+    with a `gpipe.recompute` action runs the `recomputing` pair: a forward
+    that keeps only the stage inputs (and, under recompute=auto, the
+    activations it returns marked `gpipe.kept`) and a backward that
+    recomputes the rest. Any other micro-batch runs the `keeping` pair: a
+    forward that also returns every activation the backward reads, and a
+    backward that recomputes nothing. Each pair is
+    `[forward, backward]`; a pair no micro-batch uses may be left out.
 
     Example:
 
     ```mlir
-    gpipe.stage_program 1 {
+    gpipe.stage_program 1 keeping [@f_stage1_forward_keep, @f_stage1_backward_keep] {
       gpipe.recv_activation 0 from 0
       gpipe.forward 0
+      gpipe.backward 0
+      gpipe.send_gradient 0 to 0
+      gpipe.optimizer_update
     }
     ```
   }];
-  let arguments = (ins I64Attr:$stage);
+  let arguments = (ins I64Attr:$stage, OptionalAttr<FlatSymbolRefArrayAttr>:$recomputing,
+                   OptionalAttr<FlatSymbolRefArrayAttr>:$keeping);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "$stage attr-dict-with-keyword $body";
+  let assemblyFormat = [{
+    $stage (`recomputing` $recomputing^)? (`keeping` $keeping^)? attr-dict-with-keyword $body
+  }];
 }
 
 class GPipe_ComputeAction<string mnemonic, string what>

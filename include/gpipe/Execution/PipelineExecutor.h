@@ -32,12 +32,17 @@ struct PipelineResult {
   std::map<std::string, HostTensor> paramGrads;
 };
 
-/// Runs `schedule` over the stage functions `<function>_stage<s>_forward`
-/// and `_backward` of `module`. `inputs[mb]` are the function's arguments
-/// for micro-batch mb; `outputGrads[mb]` the gradients of its results (the
-/// backward seeds; a null tensor for a non-float result). `stores[s]` holds
-/// stage s's parameters (a stage reads only its own). Errors (a failing op,
-/// a message out of order, missing stage functions) return failure with
+/// Runs `schedule` over the stage functions of `function` in `module`: per
+/// stage, the ones `schedule.functions` names (gpipe.stage_program's
+/// `recomputing` and `keeping` pairs), or by default `<function>_stage<s>_`
+/// `forward`/`backward` for a micro-batch the program recomputes and
+/// `forward_keep`/`backward_keep` for the others. What a forward keeps
+/// (results marked gpipe.kept) is held until the micro-batch's backward.
+/// `inputs[mb]` are the function's arguments for micro-batch mb;
+/// `outputGrads[mb]` the gradients of its results (the backward seeds; a
+/// null tensor for a non-float result). `stores[s]` holds stage s's
+/// parameters (a stage reads only its own). Errors (a failing op, a message
+/// out of order, missing or mis-wired stage functions) return failure with
 /// `error` set; the other stages are stopped.
 FailureOr<PipelineResult>
 runPipeline(ModuleOp module, StringRef function, const Schedule &schedule,

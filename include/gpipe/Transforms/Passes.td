@@ -204,29 +204,56 @@ def OutlineStages : Pass<"gpipe-outline-stages", "mlir::ModuleOp"> {
 }
 
 def Pipeline : Pass<"gpipe-pipeline", "mlir::ModuleOp"> {
-  let summary = "Write the micro-batch schedule of the outlined stages into the IR";
+  let summary = "Write the micro-batch schedule of a partitioned function into the IR";
   let description = [{
-    For a function whose stages gpipe-outline-stages has outlined, adds a
-    `gpipe.pipeline` op: per stage, the ordered actions of one mini-batch
-    split into `micro-batches` micro-batches under `schedule` (GPipe's
-    fill-drain or 1F1B) and `recompute` (none, full, except-last): receive
-    the input activations, forward, send them on; receive the output
-    gradients, recompute, backward, send the input gradients back; one
-    optimizer update. The op's verifier proves the sends and receives of
+    For a function partitioned by `gpipe-partition`, adds a `gpipe.pipeline`
+    op: per stage, the ordered actions of one mini-batch split into
+    `micro-batches` micro-batches under `schedule` (GPipe's fill-drain or
+    1F1B): receive the input activations, forward, send them on; receive the
+    output gradients, recompute, backward, send the input gradients back;
+    one optimizer update. The op's verifier proves the sends and receives of
     every pair of stages match in order and that no stage waits forever.
+    The stage functions operate on one micro-batch.
+
+    `recompute` says what each stage keeps per micro-batch between its
+    forward and its backward, and so which stage functions the actions call
+    (made here unless they exist):
+
+    - `full`: only the stage inputs; the backward recomputes the stage
+      (`_stage<s>_forward`, `_stage<s>_backward`, as gpipe-outline-stages
+      makes them).
+    - `none`: every activation the backward reads; nothing is recomputed
+      (`_stage<s>_forward_keep` returns them marked `gpipe.kept`,
+      `_stage<s>_backward_keep` takes them).
+    - `except-last`: `full` for every micro-batch but the last, `none` for
+      the last (its backward follows its forward at once).
+    - `auto`: per stage, the activations to keep are the set that saves the
+      most recompute time (the cost model's forward time of their ops on the
+      stage's device) while the stage fits `memory-budget` bytes (default:
+      its device's memory): parameters, gradients and optimizer state, the
+      inputs and kept activations of every micro-batch in flight under the
+      schedule, and one micro-batch's activations during its backward. A
+      0/1 knapsack picks them; the backward recomputes the rest
+      (`_stage<s>_forward_auto` with `gpipe.kept_bytes`,
+      `_stage<s>_backward_auto` with `gpipe.recomputed_ops` and
+      `gpipe.recompute_seconds`). A stage that does not fit even when it
+      keeps nothing is an error that gives its memory.
+
     `gpipe-run --stages` executes the schedule it reads from this op.
 
     Example:
-    `gpipe-opt --gpipe-partition="stages=4 devices=devices/h100-sxm.json" --gpipe-outline-stages --gpipe-pipeline="micro-batches=8 schedule=1f1b"`
+    `gpipe-opt --gpipe-partition="stages=4 devices=devices/h100-sxm.json" --gpipe-pipeline="micro-batches=8 schedule=1f1b recompute=auto memory-budget=2e9"`
   }];
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"main\"",
-           "The outlined function">,
+           "The partitioned function">,
     Option<"microBatches", "micro-batches", "int64_t", /*default=*/"1",
            "Micro-batches per mini-batch (M)">,
     Option<"schedule", "schedule", "std::string", /*default=*/"\"gpipe\"", "gpipe | 1f1b">,
     Option<"recompute", "recompute", "std::string", /*default=*/"\"full\"",
-           "none | full | except-last">,
+           "none | full | except-last | auto">,
+    Option<"memoryBudget", "memory-budget", "double", /*default=*/"0",
+           "Bytes per stage under recompute=auto (0: the stage device's memory)">,
   ];
 }
 

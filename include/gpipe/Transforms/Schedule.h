@@ -19,7 +19,12 @@
 namespace mlir::gpipe {
 
 enum class ScheduleKind { GPipe, OneFOneB };
-enum class RecomputePolicy { None, Full, ExceptLast };
+/// Which activations a stage keeps per micro-batch between its forward and
+/// its backward: all (None: nothing is recomputed), only its inputs (Full),
+/// all for the last micro-batch and only inputs for the others
+/// (ExceptLast), or the cheapest-to-keep subset that fits a memory budget,
+/// recomputing the rest (Auto).
+enum class RecomputePolicy { None, Full, ExceptLast, Auto };
 
 enum class ActionKind {
   Forward,
@@ -34,7 +39,7 @@ enum class ActionKind {
 const char *actionName(ActionKind kind);
 
 /// The names the options and the IR use: "gpipe", "1f1b"; "none", "full",
-/// "except-last".
+/// "except-last", "auto".
 const char *scheduleKindName(ScheduleKind kind);
 const char *recomputePolicyName(RecomputePolicy policy);
 /// The kind or policy a name denotes; nullopt for any other string.
@@ -48,13 +53,28 @@ struct Action {
   int peer = -1;
 };
 
+/// The functions a stage runs: for a micro-batch it recomputes (its program
+/// has a recompute action), `forward` keeps the inputs and `backward`
+/// recomputes what it needs; for the others `forwardKeep` also returns the
+/// activations `backwardKeep` reads. Empty names: not available.
+struct StageFunctions {
+  std::string forward, backward, forwardKeep, backwardKeep;
+};
+
 struct Schedule {
   int stages = 1, microBatches = 1;
   ScheduleKind kind = ScheduleKind::GPipe;
   RecomputePolicy recompute = RecomputePolicy::None;
   /// programs[s]: what stage s does, in order.
   std::vector<std::vector<Action>> programs;
+  /// functions[s]: the functions stage s runs (the IR's gpipe.stage_program
+  /// names them); empty when the schedule is not bound to functions.
+  std::vector<StageFunctions> functions;
 };
+
+/// Whether stage `s` recomputes micro-batch `mb` (its program holds a
+/// recompute action for it).
+bool recomputes(const Schedule &schedule, int s, int mb);
 
 /// The programs of `kind` for K stages and M micro-batches: each stage
 /// receives its input, runs the forward and sends the result on; backward
@@ -78,6 +98,9 @@ struct StageCosts {
   /// Parameters, gradients and optimizer state; one micro-batch's
   /// activations; one micro-batch's stage input.
   double stateBytes = 0, activationBytes = 0, inputBytes = 0;
+  /// Under recompute=auto: the activations kept per micro-batch beside its
+  /// inputs (the backward recomputes the rest of activationBytes).
+  double keptBytes = 0;
 };
 
 struct TimedAction {

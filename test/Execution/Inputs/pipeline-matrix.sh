@@ -9,7 +9,7 @@
 # Usage: pipeline-matrix.sh MODELS_DIR DEVICES_FILE
 set -u
 models=$1 devices=$2 status=0 runs=0
-policies=(none full except-last)
+policies=(none full except-last auto)
 run() { # name, extra flags...
   local name=$1; shift
   if ! out=$(gpipe-run "$@" --devices "$devices" --max-rel-error 1e-4 2>&1); then
@@ -33,17 +33,17 @@ for opt in sgd adamw; do
     i=0
     for schedule in gpipe 1f1b; do
       for m in 1 2 4; do
-        train mlp train_$opt $k $m $schedule ${policies[$((i++ % 3))]} \
+        train mlp train_$opt $k $m $schedule ${policies[$((i++ % 4))]} \
           --batch-size 4 --input input="$models/mlp/input_input.npy"
       done
       for m in 1 2 4; do
         # M > 1: PyTorch's micro-batched step (batch norm per micro-batch).
         ref=train_$opt; [ $m -gt 1 ] && ref=train_${opt}_mb$m
-        train resnet_cnn $ref $k $m $schedule ${policies[$((i++ % 3))]} \
+        train resnet_cnn $ref $k $m $schedule ${policies[$((i++ % 4))]} \
           --batch-size 4 --input input="$models/resnet_cnn/input_input.npy"
       done
       for m in 1 2; do
-        train transformer_lm train_$opt $k $m $schedule ${policies[$((i++ % 3))]} \
+        train transformer_lm train_$opt $k $m $schedule ${policies[$((i++ % 4))]} \
           --batch-size 2 --dim seq=8 --input tokens="$models/transformer_lm/input_tokens.npy" --class-axis -1
       done
     done
