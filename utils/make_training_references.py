@@ -22,9 +22,13 @@ the batch split into M micro-batches, each run forward (BatchNorm normalizes
 with the micro-batch's statistics and updates its running statistics, M
 times per step) and backward with its mean loss divided by M, the gradients
 accumulated, then one optimizer step; loss.npy is the mean of the
-micro-batch losses.
+micro-batch losses. Adding --deferred-batch-norm records, under
+train_<optimizer>_mb<M>_deferred/, the same step with the running statistics
+left alone during the micro-batches and updated once afterwards from the
+statistics of the whole mini-batch of each BatchNorm's inputs (gpipe-run
+--batch-norm deferred).
 
-  /usr/bin/python3 utils/make_training_references.py [--micro-batches M]
+  /usr/bin/python3 utils/make_training_references.py [--micro-batches M [--deferred-batch-norm]]
 """
 import importlib.util
 import os
@@ -94,11 +98,15 @@ def match_initializers(model, initializers):
 def main():
     torch.set_num_threads(1)
     exporter = load_exporter()
-    micro = 1
-    if len(sys.argv) == 3 and sys.argv[1] == "--micro-batches":
-        micro = int(sys.argv[2])
-    elif len(sys.argv) != 1:
-        sys.exit("usage: make_training_references.py [--micro-batches M]")
+    micro, deferred = 1, False
+    args = sys.argv[1:]
+    if len(args) in (2, 3) and args[0] == "--micro-batches":
+        micro = int(args[1])
+        deferred = args[2:] == ["--deferred-batch-norm"]
+        if len(args) == 3 and not deferred:
+            sys.exit("usage: make_training_references.py [--micro-batches M [--deferred-batch-norm]]")
+    elif args:
+        sys.exit("usage: make_training_references.py [--micro-batches M [--deferred-batch-norm]]")
     for name in (MODELS if micro == 1 else ["resnet_cnn"]):
         model_dir = os.path.join(ROOT, "test", "models", name)
         graph = onnx.load(os.path.join(model_dir, "model.onnx")).graph
@@ -116,6 +124,17 @@ def main():
                 labels = rng.integers(0, 10, size=(x.shape[0],)).astype(np.int64)
             optimizer = make_opt(model.parameters())
             optimizer.zero_grad()
+            # Deferred: the micro-batches leave the running statistics alone
+            # (momentum 0) and each BatchNorm's inputs are kept.
+            norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+            seen = {bn: [] for bn in norms}
+            hooks, momenta = [], {}
+            if deferred:
+                for bn in norms:
+                    momenta[bn] = bn.momentum
+                    bn.momentum = 0.0
+                    hooks.append(bn.register_forward_pre_hook(
+                        lambda mod, inp: seen[mod].append(inp[0].detach())))
             rows = x.shape[0] // micro
             losses = []
             for mb in range(micro):
@@ -127,8 +146,18 @@ def main():
                 (mb_loss / micro).backward()
                 losses.append(mb_loss.item())
             loss = torch.tensor(sum(losses) / micro)
+            for h in hooks:
+                h.remove()
+            with torch.no_grad():
+                for bn in momenta:
+                    whole = torch.cat(seen[bn], dim=0)
+                    dims = [0] + list(range(2, whole.dim()))
+                    mom = momenta[bn]
+                    bn.running_mean.mul_(1 - mom).add_(mom * whole.mean(dim=dims))
+                    bn.running_var.mul_(1 - mom).add_(mom * whole.var(dim=dims, unbiased=True))
+                    bn.momentum = mom
             optimizer.step()
-            suffix = "" if micro == 1 else f"_mb{micro}"
+            suffix = "" if micro == 1 else f"_mb{micro}" + ("_deferred" if deferred else "")
             out_dir = os.path.join(model_dir, f"train_{opt_name}{suffix}")
             params_dir = os.path.join(out_dir, "params")
             os.makedirs(params_dir, exist_ok=True)

@@ -33,6 +33,9 @@ private:
   LogicalResult run();
   LogicalResult checkOptions(Location loc);
   FailureOr<Value> buildLoss(GradientBuilder &g, func::FuncOp step, Value out);
+  /// A zero-initialized parameter `name` of `type` (error if the symbol
+  /// exists).
+  FailureOr<ParamOp> declareZeroParam(Location loc, StringRef name, RankedTensorType type);
   /// A zero-initialized state parameter `<param>.<suffix>` of `type`.
   FailureOr<Value> state(GradientBuilder &g, StringRef param, StringRef suffix, Type type);
   Value optimizerUpdate(GradientBuilder &g, StringRef name, Value p, Value grad, Value stepCount);
@@ -64,6 +67,13 @@ LogicalResult BuildTrainingPass::checkOptions(Location loc) {
                           << "' (sgd, momentum, adam, adamw)";
   if (!(lr > 0))
     return emitError(loc) << "gpipe-build-training: lr must be positive";
+  if (batchNorm != "micro-batch" && batchNorm != "deferred")
+    return emitError(loc) << "gpipe-build-training: batch-norm must be micro-batch or deferred, "
+                             "got '"
+                          << batchNorm << "'";
+  if (batchNorm == "deferred" && !pipelineFunctions)
+    return emitError(loc) << "gpipe-build-training: batch-norm=deferred applies to "
+                             "pipeline-functions only";
   if (momentum < 0 || beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1 || eps <= 0 ||
       weightDecay < 0 || gradClip < 0)
     return emitError(loc) << "gpipe-build-training: momentum, beta1, beta2 must be in [0, 1), "
@@ -132,6 +142,16 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
   Value softplus = g.same<LogOp>(
       g.add(g.scalar(t, 1), g.same<ExpOp>(g.neg(g.same<AbsOp>(out)))));
   return meanAll(g.add(g.sub(relu, g.mul(out, label)), softplus));
+}
+
+FailureOr<ParamOp> BuildTrainingPass::declareZeroParam(Location loc, StringRef name,
+                                                       RankedTensorType type) {
+  if (module.lookupSymbol(name))
+    return emitError(loc) << "gpipe-build-training: the module already has a symbol @" << name;
+  OpBuilder mb(&getContext());
+  mb.setInsertionPointToStart(module.getBody());
+  return ParamOp::create(mb, loc, name, type, StringAttr(), StringAttr(), /*zero_init=*/true,
+                         /*trainable=*/false);
 }
 
 FailureOr<Value> BuildTrainingPass::state(GradientBuilder &g, StringRef param,
@@ -293,14 +313,66 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
   // Training-mode batch norms store their running statistics right after
   // they compute them, so the statistics stay on the batch norm's stage:
   // each micro-batch normalizes with its own statistics and updates the
-  // running ones, as GPipe does.
+  // running ones, as GPipe does. With batch-norm=deferred each micro-batch
+  // instead adds its per-channel mean and mean square (and 1 to a count) to
+  // zero-initialized sums, from which the update function computes the
+  // mini-batch's statistics, updates the running ones once and clears the
+  // sums.
+  struct Deferred {
+    BatchNormTrainOp bn;
+    StringAttr mean, var;
+    std::string sum, squares, count;
+    double perMicroBatch;
+  };
+  SmallVector<Deferred> deferred;
   for (auto bn : llvm::make_early_inc_range(lossBody.getOps<BatchNormTrainOp>())) {
+    auto meanParam = bn.getRunningMean().getDefiningOp<GetParamOp>();
+    auto varParam = bn.getRunningVar().getDefiningOp<GetParamOp>();
     OpBuilder after(bn->getContext());
     after.setInsertionPointAfter(bn);
-    for (auto [stat, next] : {std::pair{bn.getRunningMean(), bn.getNewRunningMean()},
-                              std::pair{bn.getRunningVar(), bn.getNewRunningVar()}})
-      if (auto get = stat.getDefiningOp<GetParamOp>())
-        SetParamOp::create(after, bn.getLoc(), get.getNameAttr(), next);
+    if (batchNorm != "deferred") {
+      for (auto [get, next] : {std::pair{meanParam, bn.getNewRunningMean()},
+                               std::pair{varParam, bn.getNewRunningVar()}})
+        if (get)
+          SetParamOp::create(after, bn.getLoc(), get.getNameAttr(), next);
+      continue;
+    }
+    if (!meanParam || !varParam)
+      return bn.emitError("gpipe-build-training: batch-norm=deferred needs running statistics "
+                          "that are parameters");
+    auto statType = cast<RankedTensorType>(bn.getRunningMean().getType());
+    auto inputType = cast<RankedTensorType>(bn.getInput().getType());
+    Type elt = statType.getElementType();
+    auto countType = RankedTensorType::get({}, elt);
+    Deferred d{bn, meanParam.getNameAttr().getAttr(), varParam.getNameAttr().getAttr(),
+               (meanParam.getName() + ".minibatch_sum").str(),
+               (varParam.getName() + ".minibatch_squares").str(),
+               (meanParam.getName() + ".minibatch_count").str(), 1.0};
+    SmallVector<int64_t> axes{0};
+    for (int64_t a = 2; a < inputType.getRank(); ++a)
+      axes.push_back(a);
+    for (int64_t a : axes)
+      d.perMicroBatch *= static_cast<double>(inputType.getDimSize(a));
+    if (failed(declareZeroParam(bn.getLoc(), d.sum, statType)) ||
+        failed(declareZeroParam(bn.getLoc(), d.squares, statType)) ||
+        failed(declareZeroParam(bn.getLoc(), d.count, countType)))
+      return failure();
+    GradientBuilder bg(after, bn.getLoc());
+    Value x = bn.getInput();
+    Value n = bg.scalar(elt, d.perMicroBatch);
+    Value mean = bg.div(bg.reduceSum(x, axes, false), n);
+    Value squares = bg.div(bg.reduceSum(bg.mul(x, x), axes, false), n);
+    auto accumulate = [&](StringRef name, Type type, Value add) {
+      auto ref = FlatSymbolRefAttr::get(&getContext(), name);
+      Value old = GetParamOp::create(after, bn.getLoc(), type, ref);
+      SetParamOp::create(after, bn.getLoc(), ref, bg.add(old, add));
+    };
+    accumulate(d.sum, statType, mean);
+    accumulate(d.squares, statType, squares);
+    accumulate(d.count, countType, bg.scalar(elt, 1.0));
+    if (bg.failed())
+      return failure();
+    deferred.push_back(std::move(d));
   }
   lossFn.setType(FunctionType::get(&getContext(), lossBody.getArgumentTypes(),
                                    ValueRange(results).getTypes()));
@@ -338,6 +410,42 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
   if (failed(applyUpdates(ub, ug, step.getLoc(), fromArgs,
                           [&](StringRef name) { return current.lookup(name); })))
     return failure();
+  // Deferred batch norm: the mini-batch's statistics from the micro-batches'
+  // sums (equal micro-batches: the mean of their means and of their mean
+  // squares), the running statistics updated once, the sums cleared.
+  for (Deferred &d : deferred) {
+    Location loc = d.bn.getLoc();
+    auto statType = cast<RankedTensorType>(d.bn.getRunningMean().getType());
+    Type elt = statType.getElementType();
+    auto countType = RankedTensorType::get({}, elt);
+    GradientBuilder dg(ub, loc);
+    auto read = [&](StringRef name, Type type) -> Value {
+      return GetParamOp::create(ub, loc, type, FlatSymbolRefAttr::get(&getContext(), name));
+    };
+    auto store = [&](StringRef name, Value v) {
+      SetParamOp::create(ub, loc, FlatSymbolRefAttr::get(&getContext(), name), v);
+    };
+    Value count = read(d.count, countType);
+    Value mean = dg.div(read(d.sum, statType), count);
+    Value var = dg.sub(dg.div(read(d.squares, statType), count), dg.mul(mean, mean));
+    if (d.bn.getUnbiasedVarUpdate()) {
+      // PyTorch's unbiased variance over all n = count * perMicroBatch values.
+      Value n = dg.mul(count, dg.scalar(elt, d.perMicroBatch));
+      var = dg.div(dg.mul(var, n), dg.sub(n, dg.scalar(elt, 1.0)));
+    }
+    double m = d.bn.getMomentum().convertToDouble();
+    auto blend = [&](StringAttr name, Value batch) {
+      Value old = read(name, statType);
+      store(name, dg.add(dg.mul(old, dg.scalar(elt, m)), dg.mul(batch, dg.scalar(elt, 1.0 - m))));
+    };
+    blend(d.mean, mean);
+    blend(d.var, var);
+    store(d.sum, dg.splat(statType, 0.0));
+    store(d.squares, dg.splat(statType, 0.0));
+    store(d.count, dg.splat(countType, 0.0));
+    if (dg.failed())
+      return failure();
+  }
   // The step declares the same state; it reads it.
   stateDeclared = true;
   return success();

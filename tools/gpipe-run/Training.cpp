@@ -199,9 +199,13 @@ struct Pipelined {
   func::FuncOp lossFn, update;
   Schedule schedule;
   std::vector<ParamStore> stores;
-  std::vector<std::string> trained;
+  /// What the update function stores (the trained parameters, optimizer
+  /// state, deferred batch norm statistics), copied to every stage after
+  /// the update.
+  std::vector<std::string> updated;
   /// Per stage: the state its forward stores (batch norms' running
-  /// statistics), copied to the main store after every step.
+  /// statistics or their per-mini-batch sums), copied to the main store
+  /// before the update.
   std::vector<std::vector<std::string>> stored;
 };
 
@@ -246,18 +250,18 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
     }
     grads.push_back(it->second);
   }
-  if (failed(interpret(p.update, grads, params)))
-    return failure();
-  // Every stage sees the updated parameters; the main store sees the state
-  // the stages updated.
-  for (const std::string &name : p.trained)
-    if (const HostTensor *value = params.lookup(name))
-      for (ParamStore &store : p.stores)
-        store.set(name, *value);
+  // The main store sees the state the stages stored, the update reads it,
+  // and every stage sees what the update stored.
   for (size_t s = 0; s < p.stores.size(); ++s)
     for (const std::string &name : p.stored[s])
       if (const HostTensor *value = p.stores[s].lookup(name))
         params.set(name, *value);
+  if (failed(interpret(p.update, grads, params)))
+    return failure();
+  for (const std::string &name : p.updated)
+    if (const HostTensor *value = params.lookup(name))
+      for (ParamStore &store : p.stores)
+        store.set(name, *value);
   // The mean loss.
   HostTensor loss = *HostTensor::allocate(
       cast<RankedTensorType>(p.lossFn.getFunctionType().getResult(0)));
@@ -340,9 +344,8 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
                                       "micro-batch, recomputes {2} ops\n",
                                       s, kept.getInt(), ops.getInt());
     }
-    for (auto param : module.getOps<ParamOp>())
-      if (param.getTrainable())
-        pipelined.trained.push_back(param.getSymName().str());
+    pipelined.update.walk(
+        [&](SetParamOp set) { pipelined.updated.push_back(set.getName().str()); });
   }
   std::vector<int64_t> order(data.rows);
   std::iota(order.begin(), order.end(), 0);

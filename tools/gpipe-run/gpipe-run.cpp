@@ -149,6 +149,11 @@ static cl::opt<double>
     memoryBudget("memory-budget",
                  cl::desc("Bytes per stage under --recompute auto (default: the device's memory)"),
                  cl::value_desc("bytes"), cl::init(0), cl::cat(pipelineCategory));
+static cl::opt<std::string> batchNormMode(
+    "batch-norm",
+    cl::desc("Batch norm's running statistics: micro-batch (updated per micro-batch, as GPipe) | "
+             "deferred (once per mini-batch, from the whole mini-batch)"),
+    cl::init("micro-batch"), cl::cat(pipelineCategory));
 static cl::list<std::string> deviceFiles(
     "devices", cl::desc("Device files the partition balances for (one, or one per stage)"),
     cl::CommaSeparated, cl::cat(pipelineCategory));
@@ -282,11 +287,14 @@ int main(int argc, char **argv) {
       return fail("--memory-budget applies to --recompute auto only");
     if (memoryBudget < 0)
       return fail("--memory-budget must not be negative");
+    if (batchNormMode != "micro-batch" && batchNormMode != "deferred")
+      return fail("--batch-norm must be micro-batch or deferred, got '" + batchNormMode + "'");
   } else if (microBatches.getNumOccurrences() || scheduleKind.getNumOccurrences() ||
              recomputeKind.getNumOccurrences() || !deviceFiles.empty() ||
-             balance.getNumOccurrences() || memoryBudget.getNumOccurrences()) {
-    return fail("--micro-batches, --schedule, --recompute, --memory-budget, --devices and "
-                "--balance need --stages");
+             balance.getNumOccurrences() || memoryBudget.getNumOccurrences() ||
+             batchNormMode.getNumOccurrences()) {
+    return fail("--micro-batches, --schedule, --recompute, --memory-budget, --batch-norm, "
+                "--devices and --balance need --stages");
   }
 
   OwningOpRef<ModuleOp> module;
@@ -342,7 +350,7 @@ int main(int argc, char **argv) {
          << " weight-decay=" << weightDecay << " grad-clip=" << gradClip
          << " class-axis=" << classAxis;
       if (pipelined)
-        os << " pipeline-functions=true";
+        os << " pipeline-functions=true batch-norm=" << batchNormMode.getValue();
       if (!frozen.empty()) {
         os << " frozen=";
         for (auto [i, name] : llvm::enumerate(frozen))

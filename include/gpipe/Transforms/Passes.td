@@ -77,6 +77,10 @@ def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
     Option<"pipelineFunctions", "pipeline-functions", "bool", /*default=*/"false",
            "Also create @<step>_loss (forward and loss) and @<step>_update (the "
            "update from given gradients) for pipelined training">,
+    Option<"batchNorm", "batch-norm", "std::string", /*default=*/"\"micro-batch\"",
+           "With pipeline-functions, batch norm's running statistics: micro-batch "
+           "(updated per micro-batch, as GPipe) | deferred (once per mini-batch, "
+           "from the whole mini-batch's statistics)">,
   ];
 }
 

@@ -3,7 +3,9 @@
 # schedule and recompute policy the references' batch sizes allow. The CNN's
 # references for M > 1 are PyTorch's micro-batched step (train_<opt>_mb<M>:
 # batch norm with per-micro-batch statistics, running statistics updated per
-# micro-batch, gradients accumulated, one update). Prints
+# micro-batch, gradients accumulated, one update), and with --batch-norm
+# deferred (train_<opt>_mb<M>_deferred) the running statistics updated once
+# from the whole mini-batch. Prints
 # one line per run; any mismatch prints FAIL (gpipe-run's own line) and any
 # error makes the script exit non-zero.
 # Usage: pipeline-matrix.sh MODELS_DIR DEVICES_FILE
@@ -41,6 +43,11 @@ for opt in sgd adamw; do
         ref=train_$opt; [ $m -gt 1 ] && ref=train_${opt}_mb$m
         train resnet_cnn $ref $k $m $schedule ${policies[$((i++ % 4))]} \
           --batch-size 4 --input input="$models/resnet_cnn/input_input.npy"
+      done
+      for m in 2 4; do
+        # --batch-norm deferred: running statistics from the whole mini-batch.
+        train resnet_cnn train_${opt}_mb${m}_deferred $k $m $schedule ${policies[$((i++ % 4))]} \
+          --batch-size 4 --input input="$models/resnet_cnn/input_input.npy" --batch-norm deferred
       done
       for m in 1 2; do
         train transformer_lm train_$opt $k $m $schedule ${policies[$((i++ % 4))]} \
