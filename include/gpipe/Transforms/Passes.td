@@ -291,4 +291,38 @@ def ScheduleReport : Pass<"gpipe-schedule-report", "mlir::ModuleOp"> {
   ];
 }
 
+def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Give every tensor a static offset in one arena per function, reused by liveness";
+  let description = [{
+    For each function (all of them, or those `functions` names), gives every
+    tensor an op computes a byte offset in one arena, so that two tensors
+    share memory only when their lifetimes do not overlap. A tensor lives
+    from the op that computes it to its last use (a returned one to the
+    return). Function arguments belong to the caller; parameter reads
+    (`gpipe.get_param`) alias the parameter store and constants are static
+    data, so neither takes arena space.
+
+    Placement is greedy by size: largest tensor first, each at the lowest
+    offset (a multiple of `alignment`) that no tensor with an overlapping
+    lifetime occupies. The result is checked: no two tensors alive at once
+    overlap.
+
+    Each op gets `gpipe.arena_offsets` (one offset per result, -1 for a
+    result outside the arena); each function `gpipe.arena_bytes` (the arena
+    size), `gpipe.all_live_bytes` (the memory if every tensor stayed alive)
+    and `gpipe.peak_live_bytes` (the most bytes alive at one point: no plan
+    needs less). With `report`, prints them per function.
+
+    Example: `gpipe-opt --gpipe-plan-memory="report=-" stages.mlir`
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "Functions to plan (default: every function with a body)">,
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of every offset (a power of two)">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Print the arena size per function here ('-': stdout)">,
+  ];
+}
+
 #endif // GPIPE_TRANSFORMS_PASSES_TD
