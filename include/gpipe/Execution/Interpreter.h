@@ -9,6 +9,7 @@
 #define GPIPE_EXECUTION_INTERPRETER_H
 
 #include "gpipe/Dialect/GPipeOps.h"
+#include "gpipe/runtime/gp_program.h"
 #include "gpipe/runtime/gp_runtime.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -30,6 +31,14 @@ public:
   static FailureOr<HostTensor> allocate(RankedTensorType type);
   /// Wraps the data of an array read by gp_npy_read (takes ownership).
   static HostTensor adopt(const gp_tensor &t);
+  /// The same tensor as the runtime's type, and back (storage shared).
+  gp::Tensor toRuntime() const { return gp::Tensor(tensor, storage); }
+  static HostTensor fromRuntime(const gp::Tensor &t) {
+    HostTensor h;
+    h.tensor = *t.view();
+    h.storage = t.owner();
+    return h;
+  }
 
   gp_tensor *view() { return &tensor; }
   const gp_tensor *view() const { return &tensor; }

@@ -1,0 +1,93 @@
+//===- gp_pipeline.h - stages as threads exchanging messages ----*- C++ -*-===//
+//
+// The pipeline engine both gpipe-run (through the interpreter) and the
+// generated trainers use: one thread per stage, each running its program of
+// a schedule (GPipe or 1F1B) over M micro-batches, activations and
+// gradients passed as messages through FIFO channels between every pair of
+// stages that exchange values (a skip connection has its own channel). A
+// message that arrives out of the order a program expects is an error
+// naming both stages, as a mismatched send/recv on devices would be; a
+// failing stage closes every channel, so the others stop instead of
+// hanging. How a stage's functions run is the caller's (StageRunner).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPIPE_RUNTIME_GP_PIPELINE_H
+#define GPIPE_RUNTIME_GP_PIPELINE_H
+
+#include "gpipe/runtime/gp_program.h"
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace gp {
+
+/// A stage's forward/backward pair: the forward returns the stage outputs
+/// then `numKept` kept activations; the backward takes the forward's
+/// inputs, the kept activations, then the gradients of the outputs
+/// `gradOfOutput` lists, and returns gradients of earlier stages' outputs
+/// or of parameters.
+struct StagePair {
+  bool present = false;
+  size_t numKept = 0;
+  std::vector<int64_t> gradOfOutput;
+  struct Result {
+    /// Empty: the gradient of stage `stage`'s output `index`.
+    std::string param;
+    int64_t stage = -1, index = -1;
+  };
+  std::vector<Result> results;
+};
+
+struct PipelineStage {
+  /// (stage, index) of each forward argument; stage -1: model argument.
+  std::vector<std::pair<int64_t, int64_t>> sources;
+  /// Per stage output: the model result positions it is.
+  std::vector<std::vector<int64_t>> returns;
+  /// For micro-batches the stage recomputes, and for the others.
+  StagePair recomputing, keeping;
+};
+
+struct PipelinePlan {
+  int stages = 1, microBatches = 1;
+  /// programs[s]: stage s's actions in order.
+  std::vector<std::vector<Action>> programs;
+  std::vector<PipelineStage> stageInfo;
+};
+
+/// Runs stage `stage`'s forward (or backward) of its keeping (or
+/// recomputing) pair on micro-batch `microBatch`; false with `error` set on
+/// failure.
+using StageRunner =
+    std::function<bool(int stage, bool keeping, bool backward, int microBatch,
+                       const std::vector<Tensor> &args, std::vector<Tensor> &results,
+                       std::string &error)>;
+
+struct PipelineRun {
+  /// outputs[mb][i]: model result i of micro-batch mb.
+  std::vector<std::vector<Tensor>> outputs;
+  /// Parameter gradients summed over micro-batches and stages.
+  std::map<std::string, Tensor> paramGrads;
+};
+
+/// Checks `plan` (stage and output indices in range, the pairs each
+/// micro-batch needs present); nullopt-like empty string when sound.
+std::string checkPipelinePlan(const PipelinePlan &plan);
+
+/// Runs one mini-batch: `inputs[mb]` the model arguments of micro-batch mb,
+/// `outputGrads[mb]` the gradients of its results (empty tensors for
+/// non-float ones).
+bool runPipeline(const PipelinePlan &plan, const StageRunner &runner,
+                 const std::vector<std::vector<Tensor>> &inputs,
+                 const std::vector<std::vector<Tensor>> &outputGrads, PipelineRun &out,
+                 std::string &error);
+
+/// acc += value (acc empty: acc = value); false with `error` on failure.
+bool accumulate(Tensor &acc, const Tensor &value, std::string &error);
+
+} // namespace gp
+
+#endif // GPIPE_RUNTIME_GP_PIPELINE_H

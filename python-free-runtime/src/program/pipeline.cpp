@@ -1,0 +1,381 @@
+//===- pipeline.cpp - stages as threads exchanging messages ---------------===//
+
+#include "gpipe/runtime/gp_pipeline.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+using namespace gp;
+
+namespace {
+
+/// One micro-batch's activations (all outputs of the sending stage) or
+/// gradients (of the receiving stage's outputs, by output index).
+struct Message {
+  int microBatch = -1;
+  std::vector<int64_t> indices;
+  std::vector<Tensor> values;
+};
+
+/// A FIFO between two stages in one direction; closing it wakes every
+/// receiver (a stage failed and the run stops).
+class Channel {
+public:
+  void send(Message msg) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      queue.push_back(std::move(msg));
+    }
+    ready.notify_all();
+  }
+  std::optional<Message> recv() {
+    std::unique_lock<std::mutex> lock(mutex);
+    ready.wait(lock, [&] { return closed || !queue.empty(); });
+    if (closed)
+      return std::nullopt;
+    Message msg = std::move(queue.front());
+    queue.pop_front();
+    return msg;
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      closed = true;
+    }
+    ready.notify_all();
+  }
+
+private:
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<Message> queue;
+  bool closed = false;
+};
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+bool recomputes(const std::vector<Action> &program, int mb) {
+  for (const Action &a : program)
+    if (a.kind == ActionKind::Recompute && a.microBatch == mb)
+      return true;
+  return false;
+}
+
+class Pipeline {
+public:
+  Pipeline(const PipelinePlan &plan, const StageRunner &runner,
+           const std::vector<std::vector<Tensor>> &inputs,
+           const std::vector<std::vector<Tensor>> &outputGrads)
+      : plan(plan), runner(runner), inputs(inputs), outputGrads(outputGrads) {
+    int k = plan.stages;
+    producers.resize(k);
+    consumers.resize(k);
+    for (int s = 0; s < k; ++s)
+      for (auto [from, index] : plan.stageInfo[s].sources)
+        if (from >= 0) {
+          producers[s].insert(from);
+          consumers[from].insert(s);
+        }
+    activations.resize(k * k);
+    gradients.resize(k * k);
+    for (auto &c : activations)
+      c = std::make_unique<Channel>();
+    for (auto &c : gradients)
+      c = std::make_unique<Channel>();
+    result.outputs.assign(plan.microBatches, {});
+    paramGrads.resize(k);
+  }
+
+  bool run(PipelineRun &out, std::string &error) {
+    std::vector<std::thread> threads;
+    for (int s = 0; s < plan.stages; ++s)
+      threads.emplace_back([this, s] {
+        if (!runStage(s))
+          stopAll();
+      });
+    for (std::thread &t : threads)
+      t.join();
+    if (!firstError.empty()) {
+      error = firstError;
+      return false;
+    }
+    // Gradients of a parameter read on several stages are summed.
+    for (int s = 0; s < plan.stages; ++s)
+      for (auto &[name, grad] : paramGrads[s])
+        if (!accumulate(result.paramGrads[name], grad, error))
+          return false;
+    out = std::move(result);
+    return true;
+  }
+
+private:
+  Channel &activationChannel(int64_t from, int64_t to) {
+    return *activations[from * plan.stages + to];
+  }
+  Channel &gradientChannel(int64_t from, int64_t to) {
+    return *gradients[from * plan.stages + to];
+  }
+
+  bool fail(const std::string &message) {
+    std::lock_guard<std::mutex> lock(errorMutex);
+    if (firstError.empty())
+      firstError = message;
+    return false;
+  }
+  void stopAll() {
+    for (auto &c : activations)
+      c->close();
+    for (auto &c : gradients)
+      c->close();
+  }
+
+  bool add(Tensor &acc, const Tensor &value) {
+    std::string error;
+    return accumulate(acc, value, error) || fail(error);
+  }
+
+  /// Receives micro-batch `mb`'s activations (or gradients) from each of
+  /// `peers` into `into`, by peer.
+  bool receiveFromAll(const std::set<int64_t> &peers, int s, int mb, bool gradient,
+                      std::map<int64_t, Message> &into) {
+    for (int64_t p : peers) {
+      Channel &channel = gradient ? gradientChannel(p, s) : activationChannel(p, s);
+      std::optional<Message> msg = channel.recv();
+      if (!msg)
+        return false; // another stage failed
+      if (msg->microBatch != mb)
+        return fail("stage " + str(s) + " expected the " + (gradient ? "gradient" : "activation") +
+                    " of micro-batch " + str(mb) + " from stage " + str(p) +
+                    ", got micro-batch " + str(msg->microBatch));
+      into[p] = std::move(*msg);
+    }
+    return true;
+  }
+
+  bool call(int s, bool keeping, bool backward, int mb, const std::vector<Tensor> &args,
+            std::vector<Tensor> &results) {
+    std::string error;
+    if (runner(s, keeping, backward, mb, args, results, error))
+      return true;
+    return fail(error);
+  }
+
+  bool runStage(int s) {
+    const PipelineStage &info = plan.stageInfo[s];
+    int m = plan.microBatches;
+    std::vector<std::map<int64_t, Message>> receivedActs(m), receivedGrads(m), pendingGrads(m);
+    std::vector<std::vector<Tensor>> savedInputs(m), kept(m), outputs(m);
+    std::vector<bool> forwarded(m, false);
+    for (const Action &action : plan.programs[s]) {
+      int mb = action.microBatch;
+      bool keeping = !recomputes(plan.programs[s], mb);
+      const StagePair &pair = keeping ? info.keeping : info.recomputing;
+      switch (action.kind) {
+      case ActionKind::RecvActivation:
+        if (!receiveFromAll(producers[s], s, mb, /*gradient=*/false, receivedActs[mb]))
+          return false;
+        break;
+      case ActionKind::Forward: {
+        std::vector<Tensor> args;
+        for (auto [stage, index] : info.sources) {
+          if (stage < 0) {
+            args.push_back(inputs[mb][index]);
+            continue;
+          }
+          auto it = receivedActs[mb].find(stage);
+          if (it == receivedActs[mb].end())
+            return fail("stage " + str(s) + " runs the forward of micro-batch " + str(mb) +
+                        " before receiving stage " + str(stage) + "'s activation");
+          args.push_back(it->second.values[index]);
+        }
+        receivedActs[mb].clear();
+        std::vector<Tensor> outs;
+        if (!call(s, keeping, /*backward=*/false, mb, args, outs))
+          return false;
+        if (outs.size() != info.returns.size() + pair.numKept)
+          return fail("stage " + str(s) + "'s forward returned " + str(outs.size()) +
+                      " values, not " + str(info.returns.size() + pair.numKept));
+        savedInputs[mb] = std::move(args);
+        forwarded[mb] = true;
+        // What the forward keeps for the backward follows the outputs.
+        kept[mb].assign(outs.end() - pair.numKept, outs.end());
+        outs.resize(outs.size() - pair.numKept);
+        for (size_t i = 0; i < outs.size(); ++i)
+          for (int64_t pos : info.returns[i]) {
+            std::lock_guard<std::mutex> lock(resultMutex);
+            auto &row = result.outputs[mb];
+            if (row.size() <= static_cast<size_t>(pos))
+              row.resize(pos + 1);
+            row[pos] = outs[i];
+          }
+        outputs[mb] = std::move(outs);
+        break;
+      }
+      case ActionKind::SendActivation:
+        for (int64_t c : consumers[s])
+          activationChannel(s, c).send(Message{mb, {}, outputs[mb]});
+        outputs[mb].clear();
+        break;
+      case ActionKind::Recompute:
+        // The recomputing backward recomputes what its forward did not keep.
+        break;
+      case ActionKind::RecvGradient:
+        if (!receiveFromAll(consumers[s], s, mb, /*gradient=*/true, receivedGrads[mb]))
+          return false;
+        break;
+      case ActionKind::Backward: {
+        if (!forwarded[mb])
+          return fail("stage " + str(s) + " runs the backward of micro-batch " + str(mb) +
+                      " before its forward");
+        std::vector<Tensor> args = savedInputs[mb];
+        // Each output's gradient: the seeds of the results it is, plus what
+        // every consumer sent back for it.
+        std::map<int64_t, Tensor> outGrads;
+        for (size_t i = 0; i < info.returns.size(); ++i)
+          for (int64_t pos : info.returns[i])
+            if (outputGrads[mb].size() > static_cast<size_t>(pos) &&
+                !outputGrads[mb][pos].empty() && !add(outGrads[i], outputGrads[mb][pos]))
+              return false;
+        for (auto &[c, msg] : receivedGrads[mb])
+          for (size_t j = 0; j < msg.indices.size(); ++j)
+            if (!add(outGrads[msg.indices[j]], msg.values[j]))
+              return false;
+        receivedGrads[mb].clear();
+        args.insert(args.end(), kept[mb].begin(), kept[mb].end());
+        for (int64_t out : pair.gradOfOutput) {
+          auto it = outGrads.find(out);
+          if (it == outGrads.end())
+            return fail("stage " + str(s) + ": output " + str(out) + " of micro-batch " +
+                        str(mb) + " received no gradient");
+          args.push_back(it->second);
+        }
+        std::vector<Tensor> outs;
+        if (!call(s, keeping, /*backward=*/true, mb, args, outs))
+          return false;
+        if (outs.size() != pair.results.size())
+          return fail("stage " + str(s) + "'s backward returned " + str(outs.size()) +
+                      " values, not " + str(pair.results.size()));
+        savedInputs[mb].clear();
+        kept[mb].clear();
+        for (size_t i = 0; i < outs.size(); ++i) {
+          const StagePair::Result &r = pair.results[i];
+          if (r.param.empty()) {
+            Message &msg = pendingGrads[mb][r.stage];
+            msg.microBatch = mb;
+            msg.indices.push_back(r.index);
+            msg.values.push_back(outs[i]);
+          } else if (!add(paramGrads[s][r.param], outs[i])) {
+            return false;
+          }
+        }
+        break;
+      }
+      case ActionKind::SendGradient:
+        for (int64_t p : producers[s]) {
+          Message msg = std::move(pendingGrads[mb][p]);
+          msg.microBatch = mb;
+          gradientChannel(s, p).send(std::move(msg));
+        }
+        pendingGrads[mb].clear();
+        break;
+      case ActionKind::Update:
+        // The caller applies the optimizer to the summed gradients.
+        break;
+      }
+    }
+    return true;
+  }
+
+  const PipelinePlan &plan;
+  const StageRunner &runner;
+  const std::vector<std::vector<Tensor>> &inputs;
+  const std::vector<std::vector<Tensor>> &outputGrads;
+  std::vector<std::set<int64_t>> producers, consumers;
+  std::vector<std::unique_ptr<Channel>> activations, gradients;
+  std::vector<std::map<std::string, Tensor>> paramGrads;
+  PipelineRun result;
+  std::mutex resultMutex, errorMutex;
+  std::string firstError;
+};
+
+} // namespace
+
+bool gp::accumulate(Tensor &acc, const Tensor &value, std::string &error) {
+  if (acc.empty()) {
+    acc = value;
+    return true;
+  }
+  Tensor sum = Tensor::allocate(acc.view()->dtype, acc.view()->rank, acc.view()->dims);
+  if (sum.empty() || gp_cpu_binary(GP_ADD, acc.view(), value.view(), sum.view()) != GP_OK) {
+    error = std::string("cannot sum gradients: ") + gp_last_error();
+    return false;
+  }
+  acc = std::move(sum);
+  return true;
+}
+
+std::string gp::checkPipelinePlan(const PipelinePlan &plan) {
+  int k = plan.stages, m = plan.microBatches;
+  if (k < 1 || m < 1 || static_cast<int>(plan.programs.size()) != k ||
+      static_cast<int>(plan.stageInfo.size()) != k)
+    return "the plan has " + str(plan.programs.size()) + " programs and " +
+           str(plan.stageInfo.size()) + " stage descriptions for " + str(k) + " stages";
+  for (int s = 0; s < k; ++s) {
+    const PipelineStage &info = plan.stageInfo[s];
+    for (auto [from, index] : info.sources)
+      if (from >= s || from < -1 || index < 0 ||
+          (from >= 0 && index >= static_cast<int64_t>(plan.stageInfo[from].returns.size())))
+        return "stage " + str(s) + " reads output " + str(index) + " of stage " + str(from);
+    for (const StagePair *pair : {&info.recomputing, &info.keeping}) {
+      if (!pair->present)
+        continue;
+      for (int64_t out : pair->gradOfOutput)
+        if (out < 0 || out >= static_cast<int64_t>(info.returns.size()))
+          return "stage " + str(s) + "'s backward takes the gradient of output " + str(out) +
+                 " of " + str(info.returns.size());
+      for (const StagePair::Result &r : pair->results)
+        if (r.param.empty()) {
+          bool producer = false;
+          for (auto [from, index] : info.sources)
+            producer |= from == r.stage;
+          if (!producer || r.index < 0 ||
+              r.index >= static_cast<int64_t>(plan.stageInfo[r.stage].returns.size()))
+            return "stage " + str(s) + "'s backward returns the gradient of output " +
+                   str(r.index) + " of stage " + str(r.stage) + ", which it does not read";
+        }
+    }
+    for (int mb = 0; mb < m; ++mb) {
+      bool keeping = !recomputes(plan.programs[s], mb);
+      if (!(keeping ? info.keeping : info.recomputing).present)
+        return "stage " + str(s) + (keeping ? " keeps the activations of" : " recomputes") +
+               " micro-batch " + str(mb) + " but has no " + (keeping ? "keeping" : "recomputing") +
+               " functions";
+    }
+    for (const Action &a : plan.programs[s])
+      if (a.microBatch >= m || (a.kind != ActionKind::Update && a.microBatch < 0) ||
+          a.peer >= k)
+        return "stage " + str(s) + " has an action on micro-batch " + str(a.microBatch) +
+               " or stage " + str(a.peer) + " out of range";
+  }
+  return "";
+}
+
+bool gp::runPipeline(const PipelinePlan &plan, const StageRunner &runner,
+                     const std::vector<std::vector<Tensor>> &inputs,
+                     const std::vector<std::vector<Tensor>> &outputGrads, PipelineRun &out,
+                     std::string &error) {
+  error = checkPipelinePlan(plan);
+  if (!error.empty())
+    return false;
+  if (static_cast<int>(inputs.size()) != plan.microBatches ||
+      static_cast<int>(outputGrads.size()) != plan.microBatches) {
+    error = "runPipeline: " + str(plan.microBatches) + " micro-batches, but " +
+            str(inputs.size()) + " input sets and " + str(outputGrads.size()) + " gradient sets";
+    return false;
+  }
+  Pipeline pipeline(plan, runner, inputs, outputGrads);
+  return pipeline.run(out, error);
+}

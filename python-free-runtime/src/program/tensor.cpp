@@ -1,0 +1,29 @@
+//===- tensor.cpp - gp::Tensor --------------------------------------------===//
+
+#include "gpipe/runtime/gp_program.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace gp;
+
+Tensor Tensor::allocate(gp_dtype dtype, int32_t rank, const int64_t *dims) {
+  gp_tensor view{};
+  if (gp_tensor_init(&view, dtype, rank, dims) != GP_OK)
+    return Tensor();
+  size_t bytes = gp_numel(&view) * gp_dtype_size(dtype);
+  void *data = std::malloc(bytes ? bytes : 1);
+  if (!data)
+    return Tensor();
+  view.data = data;
+  return Tensor(view, std::shared_ptr<void>(data, std::free));
+}
+
+Tensor Tensor::copyOf(const gp_tensor &src) {
+  Tensor t = allocate(src.dtype, src.rank, src.dims);
+  if (!t.empty())
+    std::memcpy(t.view()->data, src.data, t.bytes());
+  return t;
+}
+
+Tensor Tensor::adopt(const gp_tensor &t) { return Tensor(t, std::shared_ptr<void>(t.data, gp_free)); }
