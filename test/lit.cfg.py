@@ -17,7 +17,7 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.gpipe_tools_dir, config.llvm_tools_dir]
-tools = ["gpipe-opt", "gpipe-translate", "gpipe-run", "gpipe-gradcheck"]
+tools = ["gpipe-opt", "gpipe-translate", "gpipe-run", "gpipe-gradcheck", "gpipe-compile"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.gpipe_tools_dir, append_path=True)

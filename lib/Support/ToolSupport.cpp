@@ -3,6 +3,8 @@
 #include "gpipe/Support/ToolSupport.h"
 
 #include "mlir/IR/Location.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -65,4 +67,39 @@ mlir::gpipe::parseShapeFlags(int64_t batchSize, bool batchSizeGiven,
 
 bool mlir::gpipe::isONNXPath(StringRef path) {
   return path.ends_with(".onnx") || path.ends_with(".onnxtxt");
+}
+
+std::string mlir::gpipe::trainingPassPipeline(const TrainingFlags &f) {
+  std::string spec;
+  llvm::raw_string_ostream os(spec);
+  os << "gpipe-build-training{function=" << f.function << " eval-function=" << f.evalFunction
+     << " step-function=" << f.stepFunction << " loss=" << f.loss
+     << " optimizer=" << f.optimizer << " lr=" << f.lr << " momentum=" << f.momentum
+     << " beta1=" << f.beta1 << " beta2=" << f.beta2 << " eps=" << f.eps
+     << " weight-decay=" << f.weightDecay << " grad-clip=" << f.gradClip
+     << " class-axis=" << f.classAxis;
+  if (f.stages > 0)
+    os << " pipeline-functions=true batch-norm=" << f.batchNorm;
+  if (!f.frozen.empty()) {
+    os << " frozen=";
+    for (auto [i, name] : llvm::enumerate(f.frozen))
+      os << (i ? "," : "") << name;
+  }
+  os << "}";
+  if (f.stages > 0) {
+    std::string lossFn = f.stepFunction + "_loss";
+    os << ",gpipe-partition{function=" << lossFn << " stages=" << f.stages
+       << " micro-batches=" << f.microBatches << " schedule=" << f.schedule
+       << " recompute=" << (f.recompute != "none" ? "true" : "false")
+       << " balance=" << f.balance << " devices=";
+    for (auto [i, file] : llvm::enumerate(f.devices))
+      os << (i ? "," : "") << file;
+    // gpipe-pipeline outlines the stage functions the policy calls.
+    os << "},gpipe-pipeline{function=" << lossFn << " micro-batches=" << f.microBatches
+       << " schedule=" << f.schedule << " recompute=" << f.recompute;
+    if (f.memoryBudget > 0)
+      os << " memory-budget=" << llvm::formatv("{0:e}", f.memoryBudget).str();
+    os << "}";
+  }
+  return spec;
 }

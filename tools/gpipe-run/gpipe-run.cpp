@@ -13,6 +13,7 @@
 #include "gpipe/Import/ONNXImporter.h"
 #include "gpipe/Import/WeightReader.h"
 #include "gpipe/Support/ToolSupport.h"
+#include "gpipe/Support/TrainingCommandLine.h"
 #include "gpipe/Transforms/Passes.h"
 #include "Training.h"
 
@@ -82,27 +83,6 @@ static cl::opt<unsigned> trainSteps("train-steps",
                                     cl::init(0), cl::cat(trainCategory));
 static cl::opt<std::string> labels("labels", cl::desc("Training labels (.npy)"),
                                    cl::value_desc("file.npy"), cl::cat(trainCategory));
-static cl::opt<std::string> lossKind("loss",
-                                     cl::desc("cross-entropy | nll | mse | l1 | "
-                                              "bce-with-logits | output"),
-                                     cl::init("cross-entropy"), cl::cat(trainCategory));
-static cl::opt<std::string> optimizerKind("optimizer", cl::desc("sgd | momentum | adam | adamw"),
-                                          cl::init("sgd"), cl::cat(trainCategory));
-static cl::opt<double> lr("lr", cl::desc("Learning rate"), cl::init(0.01), cl::cat(trainCategory));
-static cl::opt<double> momentum("momentum", cl::desc("Momentum"), cl::init(0.9),
-                                cl::cat(trainCategory));
-static cl::opt<double> beta1("beta1", cl::desc("Adam beta1"), cl::init(0.9),
-                             cl::cat(trainCategory));
-static cl::opt<double> beta2("beta2", cl::desc("Adam beta2"), cl::init(0.999),
-                             cl::cat(trainCategory));
-static cl::opt<double> adamEps("eps", cl::desc("Adam epsilon"), cl::init(1e-8),
-                               cl::cat(trainCategory));
-static cl::opt<double> weightDecay("weight-decay", cl::desc("Weight decay"), cl::init(0.0),
-                                   cl::cat(trainCategory));
-static cl::opt<double> gradClip("grad-clip", cl::desc("Clip the gradients' global norm (0: off)"),
-                                cl::init(0.0), cl::cat(trainCategory));
-static cl::list<std::string> frozen("frozen", cl::desc("A parameter not to train"),
-                                    cl::cat(trainCategory));
 static cl::list<std::string> evalInputs("eval-input",
                                         cl::desc("After training: evaluation data (.npy)"),
                                         cl::value_desc("name=file.npy"), cl::cat(trainCategory));
@@ -118,10 +98,6 @@ static cl::opt<std::string> saveFile("save",
                                      cl::desc("After training: write the ONNX model with the "
                                               "trained initializers"),
                                      cl::value_desc("file.onnx"), cl::cat(trainCategory));
-static cl::opt<int64_t> classAxis("class-axis",
-                                  cl::desc("Class dimension of cross-entropy/nll scores "
-                                           "(-1: the last)"),
-                                  cl::init(1), cl::cat(trainCategory));
 static cl::opt<std::string> expectLoss("expect-loss",
                                        cl::desc("After training: compare the last loss with "
                                                 "a reference"),
@@ -131,34 +107,29 @@ static cl::opt<std::string> expectParams(
     cl::desc("After training: compare each parameter with <dir>/<initializer>.npy"),
     cl::value_desc("dir"), cl::cat(trainCategory));
 static cl::OptionCategory pipelineCategory("gpipe-run pipelined training options");
+static gpipe::TrainingCommandLine training(trainCategory, pipelineCategory);
+static auto &lossKind = training.loss;
+static auto &optimizerKind = training.optimizer;
+static auto &lr = training.lr;
+static auto &momentum = training.momentum;
+static auto &beta1 = training.beta1;
+static auto &beta2 = training.beta2;
+static auto &adamEps = training.eps;
+static auto &weightDecay = training.weightDecay;
+static auto &gradClip = training.gradClip;
+static auto &frozen = training.frozen;
+static auto &classAxis = training.classAxis;
+static auto &microBatches = training.microBatches;
+static auto &scheduleKind = training.schedule;
+static auto &recomputeKind = training.recompute;
+static auto &memoryBudget = training.memoryBudget;
+static auto &batchNormMode = training.batchNorm;
+static auto &deviceFiles = training.devices;
+static auto &balance = training.balance;
 static cl::opt<int> stages("stages",
                            cl::desc("Pipelined training over K stages, one thread each "
                                     "(needs an ONNX model, --batch-size and --devices)"),
                            cl::value_desc("K"), cl::init(0), cl::cat(pipelineCategory));
-static cl::opt<int> microBatches("micro-batches",
-                                 cl::desc("Micro-batches per mini-batch (M; divides --batch-size)"),
-                                 cl::value_desc("M"), cl::init(1), cl::cat(pipelineCategory));
-static cl::opt<std::string> scheduleKind("schedule", cl::desc("gpipe | 1f1b"),
-                                         cl::init("gpipe"), cl::cat(pipelineCategory));
-static cl::opt<std::string>
-    recomputeKind("recompute",
-                  cl::desc("What a stage keeps for the backward: none (recompute nothing) | full "
-                           "(keep inputs only) | except-last | auto (what fits --memory-budget)"),
-                  cl::init("full"), cl::cat(pipelineCategory));
-static cl::opt<double>
-    memoryBudget("memory-budget",
-                 cl::desc("Bytes per stage under --recompute auto (default: the device's memory)"),
-                 cl::value_desc("bytes"), cl::init(0), cl::cat(pipelineCategory));
-static cl::opt<std::string> batchNormMode(
-    "batch-norm",
-    cl::desc("Batch norm's running statistics: micro-batch (updated per micro-batch, as GPipe) | "
-             "deferred (once per mini-batch, from the whole mini-batch)"),
-    cl::init("micro-batch"), cl::cat(pipelineCategory));
-static cl::list<std::string> deviceFiles(
-    "devices", cl::desc("Device files the partition balances for (one, or one per stage)"),
-    cl::CommaSeparated, cl::cat(pipelineCategory));
-static cl::opt<std::string> balance("balance", cl::desc("time | params | uniform | torchgpipe"),
-                                    cl::init("time"), cl::cat(pipelineCategory));
 static cl::opt<int> threads("num-threads", cl::desc("CPU threads (default: all cores)"), cl::init(0),
                             cl::cat(category));
 
@@ -289,10 +260,7 @@ int main(int argc, char **argv) {
       return fail("--memory-budget must not be negative");
     if (batchNormMode != "micro-batch" && batchNormMode != "deferred")
       return fail("--batch-norm must be micro-batch or deferred, got '" + batchNormMode + "'");
-  } else if (microBatches.getNumOccurrences() || scheduleKind.getNumOccurrences() ||
-             recomputeKind.getNumOccurrences() || !deviceFiles.empty() ||
-             balance.getNumOccurrences() || memoryBudget.getNumOccurrences() ||
-             batchNormMode.getNumOccurrences()) {
+  } else if (training.anyPipelineFlag()) {
     return fail("--micro-batches, --schedule, --recompute, --memory-budget, --batch-norm, "
                 "--devices and --balance need --stages");
   }
@@ -341,39 +309,14 @@ int main(int argc, char **argv) {
   if (trainSteps > 0) {
     gpiperun::TrainingOptions options;
     if (!module->lookupSymbol(options.stepFunction)) {
-      std::string spec;
-      llvm::raw_string_ostream os(spec);
-      os << "gpipe-build-training{function=" << functionName
-         << " eval-function=" << options.evalFunction << " loss=" << lossKind
-         << " optimizer=" << optimizerKind << " lr=" << lr << " momentum=" << momentum
-         << " beta1=" << beta1 << " beta2=" << beta2 << " eps=" << adamEps
-         << " weight-decay=" << weightDecay << " grad-clip=" << gradClip
-         << " class-axis=" << classAxis;
-      if (pipelined)
-        os << " pipeline-functions=true batch-norm=" << batchNormMode.getValue();
-      if (!frozen.empty()) {
-        os << " frozen=";
-        for (auto [i, name] : llvm::enumerate(frozen))
-          os << (i ? "," : "") << name;
-      }
-      os << "}";
-      if (pipelined) {
-        std::string lossFn = options.stepFunction + "_loss";
-        os << ",gpipe-partition{function=" << lossFn << " stages=" << stages.getValue()
-           << " micro-batches=" << microBatches.getValue() << " schedule=" << scheduleKind.getValue()
-           << " recompute=" << (recomputeKind != "none" ? "true" : "false")
-           << " balance=" << balance.getValue() << " devices=";
-        for (auto [i, file] : llvm::enumerate(deviceFiles))
-          os << (i ? "," : "") << file;
-        // gpipe-pipeline outlines the stage functions the policy calls.
-        os << "},gpipe-pipeline{function=" << lossFn << " micro-batches=" << microBatches.getValue()
-           << " schedule=" << scheduleKind.getValue() << " recompute=" << recomputeKind.getValue();
-        if (memoryBudget > 0)
-          os << " memory-budget=" << llvm::formatv("{0:e}", memoryBudget.getValue()).str();
-        os << "}";
-      }
+      gpipe::TrainingFlags flags = training.flags();
+      flags.function = functionName;
+      flags.evalFunction = options.evalFunction;
+      flags.stepFunction = options.stepFunction;
+      flags.stages = pipelined ? static_cast<int64_t>(stages) : 0;
       PassManager pm(&context);
-      if (failed(parsePassPipeline(os.str(), pm)) || failed(pm.run(*module)))
+      if (failed(parsePassPipeline(gpipe::trainingPassPipeline(flags), pm)) ||
+          failed(pm.run(*module)))
         return 1;
     }
     options.inputs = files;

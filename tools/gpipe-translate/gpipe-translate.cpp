@@ -1,7 +1,9 @@
-//===- gpipe-translate.cpp - ONNX in, MLIR out -----------------------------===//
+//===- gpipe-translate.cpp - ONNX in, MLIR out; MLIR in, C++ out -----------===//
 //
 // `gpipe-translate --import-onnx model.onnx [--batch-size N] [--dim name=N]`
-// prints the model as gpipe dialect IR. Diagnostics are one line each:
+// prints the model as gpipe dialect IR; `gpipe-translate --emit-cpp
+// pipelined.mlir` prints the pipelined training step as a C++ program
+// (gpipe/Target/Cpp.h). Diagnostics are one line each:
 // `gpipe-translate: error: <where>: <what>`, and any error exits with 1.
 //
 //===----------------------------------------------------------------------===//
@@ -9,11 +11,13 @@
 #include "gpipe/Dialect/GPipeDialect.h"
 #include "gpipe/Import/ONNXImporter.h"
 #include "gpipe/Support/ToolSupport.h"
+#include "gpipe/Target/Cpp.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OperationSupport.h"
+#include "mlir/Parser/Parser.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -34,6 +38,21 @@ static cl::opt<bool> importOnnx(
     "import-onnx",
     cl::desc("Import an ONNX model (binary .onnx or text .onnxtxt) to the gpipe dialect"),
     cl::cat(category));
+static cl::opt<bool> emitCppFlag(
+    "emit-cpp",
+    cl::desc("Emit the pipelined training step of a gpipe module (after gpipe-pipeline) as a "
+             "C++ program for the trainer runtime"),
+    cl::cat(category));
+static cl::opt<bool> fuseElementwise(
+    "fuse-elementwise",
+    cl::desc("With --emit-cpp: one loop for each chain of f32 elementwise ops (default on; "
+             "=false: a kernel call per op)"),
+    cl::init(true), cl::cat(category));
+static cl::opt<std::string> evalFunction(
+    "eval-function",
+    cl::desc("With --emit-cpp: the inference function the program evaluates with, when the "
+             "module has it (default eval)"),
+    cl::init("eval"), cl::cat(category));
 static cl::opt<int64_t> batchSize(
     "batch-size",
     cl::desc("Bind every symbolic leading dimension of the inputs to this size"),
@@ -48,6 +67,30 @@ static cl::opt<bool> debugInfo("mlir-print-debuginfo",
                                cl::desc("Print locations (ONNX node names)"),
                                cl::cat(category));
 
+/// `--emit-cpp`: parses the module, plans its memory and writes the C++.
+template <typename Fail> static int emitCppMain(Fail fail) {
+  MLIRContext context;
+  context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
+  gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-translate");
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(inputFile, &context);
+  if (!module || diagnostics.errors())
+    return 1;
+  std::string source;
+  llvm::raw_string_ostream os(source);
+  gpipe::CppEmitOptions options;
+  options.fuseElementwise = fuseElementwise;
+  options.evalFunction = evalFunction;
+  if (failed(gpipe::emitCpp(*module, os, options)) || diagnostics.errors())
+    return 1;
+  std::string error;
+  auto output = openOutputFile(outputFile, &error);
+  if (!output)
+    return fail(error);
+  output->os() << source;
+  output->keep();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -57,8 +100,10 @@ int main(int argc, char **argv) {
     llvm::errs() << "gpipe-translate: error: " << msg << "\n";
     return 1;
   };
-  if (!importOnnx)
-    return fail("choose a translation: --import-onnx");
+  if (importOnnx == emitCppFlag)
+    return fail("choose a translation: --import-onnx or --emit-cpp");
+  if (emitCppFlag)
+    return emitCppMain(fail);
 
   gpipe::ImportOptions options;
   options.functionName = functionName;

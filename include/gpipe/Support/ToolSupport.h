@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::gpipe {
 
@@ -34,6 +35,27 @@ std::optional<std::string> parseShapeFlags(int64_t batchSize, bool batchSizeGive
 
 /// True for paths the ONNX importer reads (`.onnx`, `.onnxtxt`).
 bool isONNXPath(llvm::StringRef path);
+
+/// The flags gpipe-run and gpipe-compile share for building the training
+/// functions and, with `stages` > 0, partitioning and scheduling them.
+struct TrainingFlags {
+  std::string function = "main", evalFunction = "eval", stepFunction = "train_step";
+  std::string loss = "cross-entropy", optimizer = "sgd";
+  double lr = 0.01, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weightDecay = 0, gradClip = 0;
+  int64_t classAxis = 1;
+  std::vector<std::string> frozen;
+  int64_t stages = 0, microBatches = 1;
+  std::string schedule = "gpipe", recompute = "full", batchNorm = "micro-batch";
+  std::string balance = "time";
+  double memoryBudget = 0;
+  std::vector<std::string> devices;
+};
+
+/// The pass pipeline (textual, for parsePassPipeline) that builds
+/// @<step> (and with stages: @<step>_loss and @<step>_update, partitions
+/// the loss function and writes its gpipe.pipeline).
+std::string trainingPassPipeline(const TrainingFlags &flags);
 
 } // namespace mlir::gpipe
 

@@ -162,6 +162,10 @@ struct Program {
   int32_t stages, microBatches;
   const StageSpec *stageSpecs;
   const char *schedule, *recompute;
+  /// The inference copy of the model (batch norm with running statistics),
+  /// at the micro-batch size: its arguments are the model inputs, its first
+  /// result the scores; -1 when the program has none.
+  int32_t evalFunction = -1;
 };
 
 /// Runs the trainer's command line (`--data --labels --steps ...`) on

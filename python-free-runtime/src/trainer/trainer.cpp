@@ -1,0 +1,615 @@
+//===- trainer.cpp - the command line of a generated training program -----===//
+//
+// gp::trainerMain: reads the data and labels, loads the parameters from the
+// ONNX model, and trains: per step, M micro-batches through the stage
+// threads under the program's schedule (the pipeline engine), the loss of
+// each micro-batch seeded with 1/M, then the update function once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gpipe/runtime/gp_pipeline.h"
+#include "gpipe/runtime/gp_program.h"
+#include "onnx_weights.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+using namespace gp;
+
+namespace {
+
+const char *kUsage =
+    "usage: %s --data [NAME=]FILE.npy --labels FILE.npy (--steps N | --epochs E)\n"
+    "          [--shuffle] [--seed S] [--threads N] [--log-every N]\n"
+    "          [--save FILE.onnx] [--save-params DIR] [--log FILE.jsonl]\n"
+    "          [--eval-data [NAME=]FILE.npy --eval-labels FILE.npy]\n"
+    "A pipelined training program compiled by gpipe-compile: %d stages, %d micro-batches,\n"
+    "schedule %s, recompute %s; each step takes %lld rows.\n";
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "trainer: error: %s\n", message.c_str());
+  return 1;
+}
+
+std::string shapeText(gp_dtype dtype, int32_t rank, const int64_t *dims) {
+  std::string s = std::string(gp_dtype_name(dtype)) + "[";
+  for (int32_t i = 0; i < rank; ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+/// Parameter values shared by everything that reads them: the starting
+/// values come from the ONNX model (or zero), loaded on first use.
+class Params : public ParamTable {
+public:
+  Params(const Program &program, const OnnxWeights &weights, Params *fallback = nullptr)
+      : program(program), weights(weights), fallback(fallback), values(program.numParams) {}
+
+  const gp_tensor *get(int index, std::string &error) override {
+    if (index < 0 || index >= program.numParams) {
+      error = "no parameter " + std::to_string(index);
+      return nullptr;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    if (values[index].empty() && !load(index, error))
+      return nullptr;
+    return values[index].view();
+  }
+  bool set(int index, const gp_tensor &value, std::string &error) override {
+    Tensor copy = Tensor::copyOf(value);
+    if (copy.empty()) {
+      error = "out of memory storing parameter " + std::string(program.params[index].name);
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    values[index] = std::move(copy);
+    written.insert(index);
+    return true;
+  }
+  /// Shares `value` as parameter `index` (no copy).
+  void share(int index, const Tensor &value) {
+    std::lock_guard<std::mutex> lock(mutex);
+    values[index] = value;
+  }
+  const Tensor &value(int index) const { return values[index]; }
+  /// The parameters set since the last call.
+  std::set<int> takeWritten() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::set<int> out;
+    out.swap(written);
+    return out;
+  }
+
+private:
+  bool load(int index, std::string &error) {
+    if (fallback) {
+      const gp_tensor *v = fallback->get(index, error);
+      if (!v)
+        return false;
+      values[index] = fallback->value(index);
+      return true;
+    }
+    const ParamSpec &p = program.params[index];
+    Tensor t = Tensor::allocate(p.dtype, p.rank, p.dims);
+    if (t.empty()) {
+      error = std::string("out of memory loading parameter ") + p.name;
+      return false;
+    }
+    if (p.zeroInit || !p.initializer)
+      std::memset(t.view()->data, 0, t.bytes());
+    else if (!weights.read(p.initializer, *t.view(), error))
+      return false;
+    values[index] = std::move(t);
+    return true;
+  }
+
+  const Program &program;
+  const OnnxWeights &weights;
+  Params *fallback;
+  std::vector<Tensor> values;
+  std::set<int> written;
+  std::mutex mutex;
+};
+
+struct Options {
+  std::map<std::string, std::string> data, evalData;
+  std::string labels, evalLabels, save, saveParams, log;
+  long long steps = 0, epochs = 0, logEvery = 1;
+  bool shuffle = false;
+  unsigned seed = 0;
+  int threads = 0;
+};
+
+bool parse(int argc, char **argv, const Program &program, Options &o, std::string &error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string &out) {
+      if (i + 1 >= argc) {
+        error = arg + " needs a value";
+        return false;
+      }
+      out = argv[++i];
+      return true;
+    };
+    auto number = [&](long long &out, long long min) {
+      std::string text;
+      if (!value(text))
+        return false;
+      char *end = nullptr;
+      out = std::strtoll(text.c_str(), &end, 10);
+      if (*end || out < min) {
+        error = arg + " needs an integer of at least " + std::to_string(min) + ", got '" + text +
+                "'";
+        return false;
+      }
+      return true;
+    };
+    std::string text;
+    long long n = 0;
+    if (arg == "--data" || arg == "--eval-data") {
+      if (!value(text))
+        return false;
+      auto &into = arg == "--data" ? o.data : o.evalData;
+      size_t eq = text.find('=');
+      if (eq != std::string::npos && text.find(".npy") > eq)
+        into[text.substr(0, eq)] = text.substr(eq + 1);
+      else
+        into[""] = text;
+    } else if (arg == "--labels") {
+      if (!value(o.labels))
+        return false;
+    } else if (arg == "--eval-labels") {
+      if (!value(o.evalLabels))
+        return false;
+    } else if (arg == "--steps") {
+      if (!number(o.steps, 1))
+        return false;
+    } else if (arg == "--epochs") {
+      if (!number(o.epochs, 1))
+        return false;
+    } else if (arg == "--log-every") {
+      if (!number(o.logEvery, 1))
+        return false;
+    } else if (arg == "--seed") {
+      if (!number(n, 0))
+        return false;
+      o.seed = static_cast<unsigned>(n);
+    } else if (arg == "--threads") {
+      if (!number(n, 1))
+        return false;
+      o.threads = static_cast<int>(n);
+    } else if (arg == "--shuffle") {
+      o.shuffle = true;
+    } else if (arg == "--save") {
+      if (!value(o.save))
+        return false;
+    } else if (arg == "--save-params") {
+      if (!value(o.saveParams))
+        return false;
+    } else if (arg == "--log") {
+      if (!value(o.log))
+        return false;
+    } else {
+      error = "unknown option '" + arg + "' (--help lists them)";
+      return false;
+    }
+  }
+  if ((o.steps > 0) == (o.epochs > 0)) {
+    error = "give one of --steps N and --epochs E";
+    return false;
+  }
+  if (o.evalData.empty() != o.evalLabels.empty()) {
+    error = "evaluation needs both --eval-data and --eval-labels";
+    return false;
+  }
+  if (!o.evalData.empty() && program.evalFunction < 0) {
+    error = "this program has no evaluation function";
+    return false;
+  }
+  return true;
+}
+
+/// The data rows: one array per loss-function input.
+struct Data {
+  std::vector<Tensor> arrays;
+  int64_t rows = -1;
+};
+
+bool loadData(const Program &program, const std::map<std::string, std::string> &files,
+              const std::string &labels, Data &data, std::string &error) {
+  int plainInputs = 0;
+  for (int i = 0; i < program.numInputs; ++i)
+    plainInputs += !program.inputs[i].isLabels;
+  for (auto &[name, file] : files)
+    if (name.empty() ? plainInputs != 1 : false) {
+      error = "the model has " + std::to_string(plainInputs) +
+              " inputs: name each with --data NAME=FILE.npy";
+      return false;
+    }
+  for (int i = 0; i < program.numInputs; ++i) {
+    const InputSpec &in = program.inputs[i];
+    std::string file;
+    if (in.isLabels) {
+      file = labels;
+      if (file.empty()) {
+        error = "missing --labels FILE.npy";
+        return false;
+      }
+    } else {
+      auto it = files.find(in.name);
+      if (it == files.end())
+        it = files.find("");
+      if (it == files.end()) {
+        error = std::string("missing --data for input '") + in.name + "'";
+        return false;
+      }
+      file = it->second;
+    }
+    gp_tensor t{};
+    if (gp_npy_read(file.c_str(), &t) != GP_OK) {
+      error = gp_last_error();
+      return false;
+    }
+    Tensor array = Tensor::adopt(t);
+    bool shaped = t.dtype == in.dtype && t.rank == in.rank;
+    for (int32_t d = 1; shaped && d < in.rank; ++d)
+      shaped = t.dims[d] == in.dims[d];
+    if (!shaped) {
+      error = "'" + file + "' holds " + shapeText(t.dtype, t.rank, t.dims) + "; '" + in.name +
+              "' needs rows shaped like " + shapeText(in.dtype, in.rank, in.dims) +
+              " (rows on dimension 0)";
+      return false;
+    }
+    if (data.rows >= 0 && data.rows != t.dims[0]) {
+      error = "'" + file + "' has " + std::to_string(t.dims[0]) + " rows, the other data " +
+              std::to_string(data.rows);
+      return false;
+    }
+    data.rows = t.dims[0];
+    data.arrays.push_back(std::move(array));
+  }
+  return true;
+}
+
+/// Rows `order[first..first+count)` of every array, as one micro-batch.
+std::vector<Tensor> gather(const Program &program, const Data &data,
+                           const std::vector<int64_t> &order, int64_t first) {
+  std::vector<Tensor> out;
+  for (int i = 0; i < program.numInputs; ++i) {
+    const InputSpec &in = program.inputs[i];
+    Tensor t = Tensor::allocate(in.dtype, in.rank, in.dims);
+    size_t rowBytes = t.bytes() / in.dims[0];
+    for (int64_t r = 0; r < in.dims[0]; ++r)
+      std::memcpy(static_cast<char *>(t.view()->data) + r * rowBytes,
+                  static_cast<const char *>(data.arrays[i].view()->data) +
+                      order[first + r] * rowBytes,
+                  rowBytes);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+double scalarOf(const Tensor &t) {
+  return t.view()->dtype == GP_F32 ? *static_cast<const float *>(t.view()->data)
+                                   : *static_cast<const double *>(t.view()->data);
+}
+
+/// The engine's view of the program's stages.
+PipelinePlan planOf(const Program &program) {
+  PipelinePlan plan;
+  plan.stages = program.stages;
+  plan.microBatches = program.microBatches;
+  for (int s = 0; s < program.stages; ++s) {
+    const StageSpec &spec = program.stageSpecs[s];
+    plan.programs.emplace_back(spec.actions, spec.actions + spec.numActions);
+    PipelineStage info;
+    bool first = true;
+    for (bool keeping : {false, true}) {
+      int32_t fwdIndex = keeping ? spec.forwardKeep : spec.forward;
+      int32_t bwdIndex = keeping ? spec.backwardKeep : spec.backward;
+      if (fwdIndex < 0 || bwdIndex < 0)
+        continue;
+      const FunctionSpec &fwd = program.functions[fwdIndex], &bwd = program.functions[bwdIndex];
+      StagePair &pair = keeping ? info.keeping : info.recomputing;
+      pair.present = true;
+      for (int32_t r = 0; r < fwd.numResults; ++r) {
+        const ValueSpec &v = fwd.results[r];
+        if (v.role == Role::Kept)
+          ++pair.numKept;
+        else if (first)
+          info.returns.emplace_back(v.returns, v.returns + v.numReturns);
+      }
+      if (first)
+        for (int32_t a = 0; a < fwd.numArgs; ++a)
+          info.sources.emplace_back(fwd.args[a].a, fwd.args[a].b);
+      first = false;
+      for (int32_t a = 0; a < bwd.numArgs; ++a)
+        if (bwd.args[a].role == Role::GradOfOutput)
+          pair.gradOfOutput.push_back(bwd.args[a].a);
+      for (int32_t r = 0; r < bwd.numResults; ++r) {
+        const ValueSpec &v = bwd.results[r];
+        StagePair::Result result;
+        if (v.role == Role::ParamGrad)
+          result.param = program.params[v.a].name;
+        else {
+          result.stage = v.a;
+          result.index = v.b;
+        }
+        pair.results.push_back(result);
+      }
+    }
+    plan.stageInfo.push_back(std::move(info));
+  }
+  return plan;
+}
+
+bool callFunction(const FunctionSpec &fn, FunctionContext &ctx,
+                  const std::vector<Tensor> &args, std::vector<Tensor> &results,
+                  std::string &error) {
+  if (static_cast<int32_t>(args.size()) != fn.numArgs) {
+    error = std::string(fn.name) + " takes " + std::to_string(fn.numArgs) + " arguments, got " +
+            std::to_string(args.size());
+    return false;
+  }
+  std::vector<const gp_tensor *> views;
+  for (const Tensor &t : args)
+    views.push_back(t.view());
+  results.assign(fn.numResults, Tensor());
+  if (fn.fn(ctx, views.data(), results.data()) != GP_OK) {
+    error = std::string(fn.name) + ": " + ctx.error;
+    return false;
+  }
+  return true;
+}
+
+bool ensureDir(const std::string &dir, std::string &error) {
+  std::string partial;
+  for (size_t i = 0; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') {
+      if (!partial.empty() && mkdir(partial.c_str(), 0777) != 0 && errno != EEXIST) {
+        error = "cannot create directory '" + partial + "'";
+        return false;
+      }
+    }
+    if (i < dir.size())
+      partial += dir[i];
+  }
+  return true;
+}
+
+/// Runs the evaluation function over `data` in chunks of its batch size
+/// (the last one padded with the first row) and counts the rows whose
+/// highest score is their label.
+bool evaluate(const Program &program, const Data &data, Params &params, int64_t &correct,
+              std::string &error) {
+  const FunctionSpec &eval = program.functions[program.evalFunction];
+  const ValueSpec &scores = eval.results[0];
+  if (scores.rank != 2) {
+    error = "accuracy needs [rows, classes] scores; the model's first output is " +
+            shapeText(scores.dtype, scores.rank, scores.dims);
+    return false;
+  }
+  int64_t rows = scores.dims[0], classes = scores.dims[1];
+  FunctionContext ctx;
+  ctx.params = &params;
+  size_t labelsIndex = 0;
+  for (int i = 0; i < program.numInputs; ++i)
+    if (program.inputs[i].isLabels)
+      labelsIndex = i;
+  const Tensor &labels = data.arrays[labelsIndex];
+  for (int64_t first = 0; first < data.rows; first += rows) {
+    std::vector<int64_t> order(rows);
+    for (int64_t r = 0; r < rows; ++r)
+      order[r] = first + r < data.rows ? first + r : 0;
+    std::vector<Tensor> batch = gather(program, data, order, 0), args, results;
+    for (int i = 0; i < program.numInputs; ++i)
+      if (!program.inputs[i].isLabels)
+        args.push_back(batch[i]);
+    if (!callFunction(eval, ctx, args, results, error))
+      return false;
+    const gp_tensor &s = *results[0].view();
+    for (int64_t r = 0; r < rows && first + r < data.rows; ++r) {
+      int64_t best = 0;
+      auto at = [&](int64_t c) {
+        return s.dtype == GP_F32 ? static_cast<const float *>(s.data)[r * classes + c]
+                                 : static_cast<const double *>(s.data)[r * classes + c];
+      };
+      for (int64_t c = 1; c < classes; ++c)
+        if (at(c) > at(best))
+          best = c;
+      const gp_tensor &l = *labels.view();
+      int64_t label = l.dtype == GP_I64 ? static_cast<const int64_t *>(l.data)[first + r]
+                                        : static_cast<const int32_t *>(l.data)[first + r];
+      correct += best == label;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+int gp::trainerMain(const Program &program, int argc, char **argv) {
+  const FunctionSpec &lossFn = program.functions[program.lossFunction];
+  int64_t micro = program.numInputs ? program.inputs[0].dims[0] : 1;
+  int64_t batch = micro * program.microBatches;
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf(kUsage, argv[0], program.stages, program.microBatches, program.schedule,
+                  program.recompute, static_cast<long long>(batch));
+      return 0;
+    }
+  Options o;
+  std::string error;
+  if (!parse(argc, argv, program, o, error))
+    return fail(error);
+  if (o.threads > 0)
+    gp_cpu_set_num_threads(o.threads);
+  Data data, evalData;
+  if (!loadData(program, o.data, o.labels, data, error))
+    return fail(error);
+  if (!o.evalData.empty() && !loadData(program, o.evalData, o.evalLabels, evalData, error))
+    return fail(error);
+  if (data.rows < batch)
+    return fail("the data has " + std::to_string(data.rows) + " rows, fewer than one batch of " +
+                std::to_string(batch));
+  OnnxWeights weights;
+  if (program.modelPath && *program.modelPath && !weights.load(program.modelPath, error))
+    return fail(error);
+  if (!o.saveParams.empty() && !ensureDir(o.saveParams, error))
+    return fail(error);
+  std::FILE *log = nullptr;
+  if (!o.log.empty() && !(log = std::fopen(o.log.c_str(), "w")))
+    return fail("cannot write '" + o.log + "'");
+
+  Params main(program, weights);
+  std::vector<std::unique_ptr<Params>> stageParams;
+  std::vector<FunctionContext> contexts(program.stages);
+  for (int s = 0; s < program.stages; ++s) {
+    stageParams.push_back(std::make_unique<Params>(program, weights, &main));
+    contexts[s].params = stageParams.back().get();
+  }
+  PipelinePlan plan = planOf(program);
+  std::string planError = checkPipelinePlan(plan);
+  if (!planError.empty())
+    return fail("the compiled program is inconsistent: " + planError);
+  StageRunner runner = [&](int s, bool keeping, bool backward, int mb,
+                           const std::vector<Tensor> &args, std::vector<Tensor> &results,
+                           std::string &why) {
+    const StageSpec &spec = program.stageSpecs[s];
+    int32_t index = keeping ? (backward ? spec.backwardKeep : spec.forwardKeep)
+                            : (backward ? spec.backward : spec.forward);
+    if (callFunction(program.functions[index], contexts[s], args, results, why))
+      return true;
+    why = "stage " + std::to_string(s) + ", micro-batch " + std::to_string(mb) + ": " + why;
+    return false;
+  };
+
+  long long steps = o.steps > 0 ? o.steps : o.epochs * (data.rows / batch);
+  std::vector<int64_t> order(data.rows);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(o.seed);
+  auto shuffle = [&] {
+    if (o.shuffle)
+      std::shuffle(order.begin(), order.end(), rng);
+  };
+  shuffle();
+  int64_t cursor = 0;
+  const FunctionSpec &update = program.functions[program.updateFunction];
+  FunctionContext updateCtx;
+  updateCtx.params = &main;
+  auto start = std::chrono::steady_clock::now();
+  for (long long step = 1; step <= steps; ++step) {
+    // Whole batches only; a new epoch starts (reshuffled) when one does not fit.
+    if (cursor + batch > data.rows) {
+      cursor = 0;
+      shuffle();
+    }
+    std::vector<std::vector<Tensor>> inputs, seeds(program.microBatches);
+    for (int mb = 0; mb < program.microBatches; ++mb)
+      inputs.push_back(gather(program, data, order, cursor + mb * micro));
+    cursor += batch;
+    for (int mb = 0; mb < program.microBatches; ++mb)
+      for (int32_t r = 0; r < lossFn.numResults; ++r) {
+        const ValueSpec &v = lossFn.results[r];
+        if (v.dtype != GP_F32 && v.dtype != GP_F64) {
+          seeds[mb].emplace_back();
+          continue;
+        }
+        Tensor seed = Tensor::allocate(v.dtype, v.rank, v.dims);
+        std::memset(seed.view()->data, 0, seed.bytes());
+        // The mini-batch's mean loss is the mean of the micro-batch means.
+        if (r == 0) {
+          if (v.dtype == GP_F32)
+            *static_cast<float *>(seed.view()->data) = 1.0f / program.microBatches;
+          else
+            *static_cast<double *>(seed.view()->data) = 1.0 / program.microBatches;
+        }
+        seeds[mb].push_back(std::move(seed));
+      }
+    PipelineRun run;
+    if (!runPipeline(plan, runner, inputs, seeds, run, error))
+      return fail("step " + std::to_string(step) + ": " + error);
+    // The main store sees what the stages stored, the update reads it, and
+    // every stage sees what the update stored.
+    for (auto &sp : stageParams)
+      for (int index : sp->takeWritten())
+        main.share(index, sp->value(index));
+    std::vector<Tensor> grads;
+    for (int32_t a = 0; a < update.numArgs; ++a) {
+      const char *name = program.params[update.args[a].a].name;
+      auto it = run.paramGrads.find(name);
+      if (it == run.paramGrads.end())
+        return fail(std::string("no stage produced the gradient of '") + name + "'");
+      grads.push_back(it->second);
+    }
+    std::vector<Tensor> none;
+    if (!callFunction(update, updateCtx, grads, none, error))
+      return fail("step " + std::to_string(step) + ": " + error);
+    for (int index : main.takeWritten())
+      for (auto &sp : stageParams)
+        sp->share(index, main.value(index));
+    double loss = 0;
+    for (int mb = 0; mb < program.microBatches; ++mb)
+      loss += scalarOf(run.outputs[mb][0]);
+    loss /= program.microBatches;
+    if (!std::isfinite(loss))
+      return fail("the loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
+                  "; lower the learning rate");
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double samplesPerSecond = seconds > 0 ? step * batch / seconds : 0;
+    if (step % o.logEvery == 0 || step == steps)
+      std::printf("step %lld/%lld: loss %.6f\n", step, steps, loss);
+    if (log)
+      std::fprintf(log, "{\"step\": %lld, \"loss\": %.9g, \"samples_per_s\": %.3f}\n", step, loss,
+                   samplesPerSecond);
+  }
+  std::fflush(stdout);
+  if (log && std::fclose(log) != 0)
+    return fail("cannot write '" + o.log + "'");
+  // Every parameter with an initializer: the trained values.
+  std::map<std::string, const gp_tensor *> trained;
+  for (int i = 0; i < program.numParams; ++i) {
+    const ParamSpec &p = program.params[i];
+    if (!p.initializer)
+      continue;
+    const gp_tensor *value = main.get(i, error);
+    if (!value)
+      return fail(error);
+    trained[p.initializer] = value;
+    if (!o.saveParams.empty()) {
+      std::string file = p.initializer;
+      for (char &c : file)
+        if (c == '/' || c == '\\' || c == ':')
+          c = '_';
+      std::string path = o.saveParams + "/" + file + ".npy";
+      if (gp_npy_write(path.c_str(), value) != GP_OK)
+        return fail(gp_last_error());
+    }
+  }
+  if (!o.save.empty()) {
+    if (!weights.save(o.save, trained, error))
+      return fail(error);
+    std::printf("saved %zu trained initializers to %s\n", trained.size(), o.save.c_str());
+  }
+  if (!o.evalData.empty()) {
+    int64_t correct = 0;
+    if (!evaluate(program, evalData, main, correct, error))
+      return fail(error);
+    std::printf("accuracy: %.4f (%lld of %lld)\n", double(correct) / evalData.rows,
+                static_cast<long long>(correct), static_cast<long long>(evalData.rows));
+  }
+  return 0;
+}

@@ -1,0 +1,170 @@
+//===- gpipe-compile.cpp - ONNX model in, training executable out ---------===//
+//
+// Imports an ONNX model at the micro-batch size, builds its training step,
+// partitions and schedules it (the same passes as gpipe-run --stages),
+// emits the pipelined program as C++ (gpipe-translate --emit-cpp), and
+// compiles and links it with the trainer runtime into a standalone
+// executable: no Python and no MLIR at run time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gpipe/Dialect/GPipeDialect.h"
+#include "gpipe/Dialect/GPipeOps.h"
+#include "gpipe/Import/ONNXImporter.h"
+#include "gpipe/Support/ToolSupport.h"
+#include "gpipe/Support/TrainingCommandLine.h"
+#include "gpipe/Target/Cpp.h"
+#include "gpipe/Transforms/Passes.h"
+#include "CompileConfig.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("gpipe-compile options");
+static cl::OptionCategory trainCategory("Training");
+static cl::OptionCategory pipelineCategory("Pipeline");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
+                                      cl::cat(category));
+static cl::opt<std::string> outputFile("o", cl::desc("The training executable to write"),
+                                       cl::value_desc("file"), cl::Required, cl::cat(category));
+static cl::opt<std::string> target("target", cl::desc("cpu (cuda: not built yet)"),
+                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<int64_t> batchSize("batch-size",
+                                  cl::desc("The mini-batch size (divisible by --micro-batches)"),
+                                  cl::Required, cl::cat(category));
+static cl::list<std::string> dims("dim", cl::desc("Bind a symbolic dimension (name=size)"),
+                                  cl::cat(category));
+static cl::opt<std::string> emitSource("emit-source",
+                                       cl::desc("Also keep the generated C++ source here"),
+                                       cl::value_desc("file.cpp"), cl::cat(category));
+static cl::opt<std::string> cxx("cxx", cl::desc("The C++ compiler"), cl::init("c++"),
+                                cl::cat(category));
+static cl::opt<unsigned> optLevel("opt-level", cl::desc("-O level of the C++ compiler"),
+                                  cl::init(2), cl::cat(category));
+static cl::opt<bool> verbose("v", cl::desc("Print the compiler command"), cl::cat(category));
+
+
+static gpipe::TrainingCommandLine training(trainCategory, pipelineCategory);
+static cl::opt<int64_t> stages("stages", cl::desc("Pipeline stages (K), one thread each"),
+                               cl::init(1), cl::cat(pipelineCategory));
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM y(argc, argv);
+  cl::HideUnrelatedOptions({&category, &trainCategory, &pipelineCategory});
+  cl::ParseCommandLineOptions(argc, argv,
+                              "gpipe-compile: an ONNX model in, a pipelined training "
+                              "executable out\n");
+  auto fail = [](const llvm::Twine &msg) {
+    llvm::errs() << "gpipe-compile: error: " << msg << "\n";
+    return 1;
+  };
+  if (target == "cuda")
+    return fail("--target cuda is not built yet; use --target cpu");
+  if (target != "cpu")
+    return fail("--target must be cpu or cuda, got '" + target + "'");
+  if (!gpipe::isONNXPath(inputFile))
+    return fail("the input must be an ONNX model (.onnx or .onnxtxt), got '" + inputFile + "'");
+  int64_t microBatches = training.microBatches;
+  if (stages < 1 || microBatches < 1)
+    return fail("--stages and --micro-batches must be positive");
+  if (batchSize < 1 || batchSize % microBatches != 0)
+    return fail(llvm::formatv("--batch-size {0} is not a positive multiple of --micro-batches {1}",
+                              batchSize.getValue(), microBatches));
+  if (training.memoryBudget.getNumOccurrences() && training.recompute != "auto")
+    return fail("--memory-budget applies to --recompute auto only");
+
+  gpipe::registerGPipePasses();
+  MLIRContext context;
+  context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
+  gpipe::OneLineDiagnostics diagnostics(&context, "gpipe-compile");
+
+  // The stage functions run on one micro-batch.
+  gpipe::ImportOptions importOptions;
+  if (auto error =
+          gpipe::parseShapeFlags(batchSize / microBatches, true, dims, importOptions))
+    return fail(*error);
+  OwningOpRef<ModuleOp> module = gpipe::importONNXFile(inputFile, &context, importOptions);
+  if (!module || diagnostics.errors())
+    return 1;
+  // The generated program reads the initializers from this path.
+  llvm::SmallString<256> absolute(inputFile);
+  llvm::sys::fs::make_absolute(absolute);
+  module->walk([&](gpipe::ParamOp param) {
+    if (param.getFile())
+      param.setFileAttr(StringAttr::get(&context, absolute));
+  });
+
+  gpipe::TrainingFlags flags = training.flags();
+  flags.stages = stages;
+  if (flags.devices.empty())
+    flags.devices.push_back(GPIPE_DEFAULT_DEVICE);
+  PassManager pm(&context);
+  if (failed(parsePassPipeline(gpipe::trainingPassPipeline(flags), pm)) ||
+      failed(pm.run(*module)))
+    return 1;
+
+  // The C++ source: kept where asked, else a temporary file.
+  llvm::SmallString<256> source;
+  if (!emitSource.empty()) {
+    source = emitSource;
+  } else if (std::error_code ec =
+                 llvm::sys::fs::createTemporaryFile("gpipe-trainer", "cpp", source)) {
+    return fail("cannot create a temporary file: " + ec.message());
+  }
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(source, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail("cannot write '" + source + "': " + ec.message());
+    if (failed(gpipe::emitCpp(*module, os)))
+      return 1;
+  }
+  auto removeSource = llvm::make_scope_exit([&] {
+    if (emitSource.empty())
+      llvm::sys::fs::remove(source);
+  });
+
+  llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName(cxx);
+  if (!compiler)
+    return fail("cannot find the C++ compiler '" + cxx + "' (--cxx)");
+  std::vector<std::string> args = {*compiler, "-std=c++17", "-O" + std::to_string(optLevel),
+                                   "-fopenmp", "-I", GPIPE_RUNTIME_INCLUDE, source.str().str(),
+                                   "-o", outputFile.getValue()};
+  for (llvm::StringRef lib : llvm::split(llvm::StringRef(GPIPE_TRAINER_LIBS), ';')) {
+    if (lib.empty())
+      continue;
+    args.push_back(lib.str());
+    // Shared libraries outside the loader's default path (OpenBLAS's
+    // OpenMP build) are found through the executable's rpath.
+    if (lib.contains(".so"))
+      args.push_back("-Wl,-rpath," + llvm::sys::path::parent_path(lib).str());
+  }
+  args.push_back("-lpthread");
+  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
+  if (verbose) {
+    for (llvm::StringRef a : argRefs)
+      llvm::errs() << a << " ";
+    llvm::errs() << "\n";
+  }
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(*compiler, argRefs, std::nullopt, {}, 0, 0, &error);
+  if (rc != 0)
+    return fail("the C++ compiler failed" + (error.empty() ? "" : ": " + error) +
+                " (rerun with -v and --emit-source to see the command and the source)");
+  return 0;
+}
