@@ -60,6 +60,8 @@ mlir::gpipe::runPipeline(ModuleOp module, StringRef function, const Schedule &sc
   gp::PipelinePlan plan;
   plan.stages = k;
   plan.microBatches = m;
+  // The stage threads share the caller's cores.
+  plan.threadsPerStage = std::max(1, gp_cpu_get_num_threads() / k);
   plan.stageInfo.resize(k);
   std::vector<StageFuncs> funcs(k);
   for (int s = 0; s < k; ++s) {

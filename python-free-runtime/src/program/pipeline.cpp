@@ -93,6 +93,10 @@ public:
     std::vector<std::thread> threads;
     for (int s = 0; s < plan.stages; ++s)
       threads.emplace_back([this, s] {
+        // A new thread starts from the default thread count, not the
+        // caller's.
+        if (plan.threadsPerStage > 0)
+          gp_cpu_set_num_threads(plan.threadsPerStage);
         if (!runStage(s))
           stopAll();
       });

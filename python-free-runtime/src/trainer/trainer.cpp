@@ -9,6 +9,7 @@
 
 #include "gpipe/runtime/gp_pipeline.h"
 #include "gpipe/runtime/gp_program.h"
+#include "checkpoint.h"
 #include "onnx_weights.h"
 
 #include <algorithm>
@@ -22,6 +23,9 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -32,9 +36,11 @@ namespace {
 
 const char *kUsage =
     "usage: %s --data [NAME=]FILE.npy --labels FILE.npy (--steps N | --epochs E)\n"
-    "          [--shuffle] [--seed S] [--threads N] [--log-every N]\n"
+    "          [--shuffle] [--seed S] [--threads N (per stage)] [--log-every N]\n"
     "          [--save FILE.onnx] [--save-params DIR] [--log FILE.jsonl]\n"
     "          [--eval-data [NAME=]FILE.npy --eval-labels FILE.npy]\n"
+    "          [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]\n"
+    "          [--trace FILE.json] [--no-progress]\n"
     "A pipelined training program compiled by gpipe-compile: %d stages, %d micro-batches,\n"
     "schedule %s, recompute %s; each step takes %lld rows.\n";
 
@@ -125,9 +131,9 @@ private:
 
 struct Options {
   std::map<std::string, std::string> data, evalData;
-  std::string labels, evalLabels, save, saveParams, log;
-  long long steps = 0, epochs = 0, logEvery = 1;
-  bool shuffle = false;
+  std::string labels, evalLabels, save, saveParams, log, checkpoint, resume, trace;
+  long long steps = 0, epochs = 0, logEvery = 1, checkpointEvery = 0;
+  bool shuffle = false, progress = true;
   unsigned seed = 0;
   int threads = 0;
 };
@@ -201,6 +207,20 @@ bool parse(int argc, char **argv, const Program &program, Options &o, std::strin
     } else if (arg == "--log") {
       if (!value(o.log))
         return false;
+    } else if (arg == "--checkpoint") {
+      if (!value(o.checkpoint))
+        return false;
+    } else if (arg == "--checkpoint-every") {
+      if (!number(o.checkpointEvery, 1))
+        return false;
+    } else if (arg == "--resume") {
+      if (!value(o.resume))
+        return false;
+    } else if (arg == "--trace") {
+      if (!value(o.trace))
+        return false;
+    } else if (arg == "--no-progress") {
+      o.progress = false;
     } else {
       error = "unknown option '" + arg + "' (--help lists them)";
       return false;
@@ -208,6 +228,10 @@ bool parse(int argc, char **argv, const Program &program, Options &o, std::strin
   }
   if ((o.steps > 0) == (o.epochs > 0)) {
     error = "give one of --steps N and --epochs E";
+    return false;
+  }
+  if (o.checkpointEvery > 0 && o.checkpoint.empty()) {
+    error = "--checkpoint-every needs --checkpoint DIR";
     return false;
   }
   if (o.evalData.empty() != o.evalLabels.empty()) {
@@ -438,6 +462,74 @@ bool evaluate(const Program &program, const Data &data, Params &params, int64_t 
   return true;
 }
 
+/// What ran when, per stage, for a Chrome trace (chrome://tracing,
+/// Perfetto): one row per stage, one box per forward/backward and update.
+class Trace {
+public:
+  explicit Trace(bool enabled) : enabled(enabled), origin(std::chrono::steady_clock::now()) {}
+  double now() const {
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - origin)
+        .count();
+  }
+  void record(int row, std::string name, double start, double end, long long step) {
+    if (!enabled)
+      return;
+    std::lock_guard<std::mutex> lock(mutex);
+    events.push_back({row, std::move(name), start, end, step});
+  }
+  bool write(const std::string &path, int stages, std::string &error) const {
+    std::FILE *f = std::fopen(path.c_str(), "w");
+    if (!f) {
+      error = "cannot write '" + path + "'";
+      return false;
+    }
+    std::fprintf(f, "{\"traceEvents\": [\n");
+    for (int s = 0; s <= stages; ++s)
+      std::fprintf(f,
+                   "{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 0, \"tid\": %d, "
+                   "\"args\": {\"name\": \"%s\"}},\n",
+                   s, s < stages ? ("stage " + std::to_string(s)).c_str() : "optimizer update");
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event &e = events[i];
+      std::fprintf(f,
+                   "{\"name\": \"%s\", \"ph\": \"X\", \"pid\": 0, \"tid\": %d, \"ts\": "
+                   "%.3f, \"dur\": %.3f, \"args\": {\"step\": %lld}}%s\n",
+                   e.name.c_str(), e.row, e.start, e.end - e.start, e.step,
+                   i + 1 < events.size() ? "," : "");
+    }
+    std::fprintf(f, "]}\n");
+    if (std::fclose(f) != 0) {
+      error = "cannot write '" + path + "'";
+      return false;
+    }
+    return true;
+  }
+
+private:
+  struct Event {
+    int row;
+    std::string name;
+    double start, end;
+    long long step;
+  };
+  bool enabled;
+  std::chrono::steady_clock::time_point origin;
+  std::vector<Event> events;
+  std::mutex mutex;
+};
+
+/// A one-line progress bar on a terminal (stderr), redrawn in place.
+void drawProgress(long long step, long long steps, double loss, double samplesPerSecond) {
+  constexpr int kWidth = 30;
+  int filled = static_cast<int>(kWidth * step / steps);
+  std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld loss %.4f %.0f samples/s", filled,
+               "==============================", kWidth - filled, "", step, steps, loss,
+               samplesPerSecond);
+  if (step == steps)
+    std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
 } // namespace
 
 int gp::trainerMain(const Program &program, int argc, char **argv) {
@@ -454,8 +546,9 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::string error;
   if (!parse(argc, argv, program, o, error))
     return fail(error);
-  if (o.threads > 0)
-    gp_cpu_set_num_threads(o.threads);
+  // Each stage thread gets an equal share of the cores (--threads: per stage).
+  int hardware = static_cast<int>(std::thread::hardware_concurrency());
+  int perStage = o.threads > 0 ? o.threads : std::max(1, hardware / program.stages);
   Data data, evalData;
   if (!loadData(program, o.data, o.labels, data, error))
     return fail(error);
@@ -481,16 +574,27 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     contexts[s].params = stageParams.back().get();
   }
   PipelinePlan plan = planOf(program);
+  plan.threadsPerStage = perStage;
+  gp_cpu_set_num_threads(o.threads > 0 ? o.threads : hardware);
   std::string planError = checkPipelinePlan(plan);
   if (!planError.empty())
     return fail("the compiled program is inconsistent: " + planError);
+  Trace trace(!o.trace.empty());
+  long long currentStep = 0;
   StageRunner runner = [&](int s, bool keeping, bool backward, int mb,
                            const std::vector<Tensor> &args, std::vector<Tensor> &results,
                            std::string &why) {
     const StageSpec &spec = program.stageSpecs[s];
     int32_t index = keeping ? (backward ? spec.backwardKeep : spec.forwardKeep)
                             : (backward ? spec.backward : spec.forward);
-    if (callFunction(program.functions[index], contexts[s], args, results, why))
+    double begin = trace.now();
+    bool ok = callFunction(program.functions[index], contexts[s], args, results, why);
+    trace.record(s,
+                 std::string(backward ? (keeping ? "backward" : "recompute+backward")
+                                      : "forward") +
+                     " " + std::to_string(mb),
+                 begin, trace.now(), currentStep);
+    if (ok)
       return true;
     why = "stage " + std::to_string(s) + ", micro-batch " + std::to_string(mb) + ": " + why;
     return false;
@@ -504,13 +608,46 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     if (o.shuffle)
       std::shuffle(order.begin(), order.end(), rng);
   };
-  shuffle();
   int64_t cursor = 0;
+  long long firstStep = 1;
+  if (!o.resume.empty()) {
+    // Continue exactly where the checkpoint left off.
+    Checkpoint ckpt;
+    if (!readCheckpoint(o.resume, program, ckpt, error))
+      return fail(error);
+    if (static_cast<int64_t>(ckpt.order.size()) != data.rows)
+      return fail("the checkpoint in '" + o.resume + "' was written for data of " +
+                  std::to_string(ckpt.order.size()) + " rows, not " + std::to_string(data.rows));
+    for (int i = 0; i < program.numParams; ++i)
+      if (!ckpt.values[i].empty())
+        main.share(i, ckpt.values[i]);
+    order = ckpt.order;
+    cursor = ckpt.cursor;
+    std::istringstream(ckpt.rngState) >> rng;
+    firstStep = ckpt.step + 1;
+    std::printf("resumed from '%s' at step %lld\n", o.resume.c_str(), ckpt.step);
+  } else {
+    shuffle();
+  }
+  auto saveCheckpoint = [&](long long step) {
+    Checkpoint ckpt;
+    ckpt.step = step;
+    ckpt.cursor = cursor;
+    ckpt.order = order;
+    std::ostringstream state;
+    state << rng;
+    ckpt.rngState = state.str();
+    for (int i = 0; i < program.numParams; ++i)
+      ckpt.values.push_back(main.value(i));
+    return writeCheckpoint(o.checkpoint, program, ckpt, error);
+  };
+  bool progress = o.progress && isatty(fileno(stderr));
   const FunctionSpec &update = program.functions[program.updateFunction];
   FunctionContext updateCtx;
   updateCtx.params = &main;
   auto start = std::chrono::steady_clock::now();
-  for (long long step = 1; step <= steps; ++step) {
+  for (long long step = firstStep; step <= steps; ++step) {
+    currentStep = step;
     // Whole batches only; a new epoch starts (reshuffled) when one does not fit.
     if (cursor + batch > data.rows) {
       cursor = 0;
@@ -555,8 +692,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
       grads.push_back(it->second);
     }
     std::vector<Tensor> none;
+    double updateStart = trace.now();
     if (!callFunction(update, updateCtx, grads, none, error))
       return fail("step " + std::to_string(step) + ": " + error);
+    trace.record(program.stages, "update", updateStart, trace.now(), step);
     for (int index : main.takeWritten())
       for (auto &sp : stageParams)
         sp->share(index, main.value(index));
@@ -569,9 +708,15 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
                   "; lower the learning rate");
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    double samplesPerSecond = seconds > 0 ? step * batch / seconds : 0;
+    double samplesPerSecond = seconds > 0 ? (step - firstStep + 1) * batch / seconds : 0;
     if (step % o.logEvery == 0 || step == steps)
       std::printf("step %lld/%lld: loss %.6f\n", step, steps, loss);
+    if (progress)
+      drawProgress(step, steps, loss, samplesPerSecond);
+    if (!o.checkpoint.empty() &&
+        ((o.checkpointEvery > 0 && step % o.checkpointEvery == 0) || step == steps) &&
+        !saveCheckpoint(step))
+      return fail(error);
     if (log)
       std::fprintf(log, "{\"step\": %lld, \"loss\": %.9g, \"samples_per_s\": %.3f}\n", step, loss,
                    samplesPerSecond);
@@ -579,6 +724,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::fflush(stdout);
   if (log && std::fclose(log) != 0)
     return fail("cannot write '" + o.log + "'");
+  if (!o.trace.empty() && !trace.write(o.trace, program.stages, error))
+    return fail(error);
   // Every parameter with an initializer: the trained values.
   std::map<std::string, const gp_tensor *> trained;
   for (int i = 0; i < program.numParams; ++i) {

@@ -56,6 +56,10 @@ struct PipelinePlan {
   /// programs[s]: stage s's actions in order.
   std::vector<std::vector<Action>> programs;
   std::vector<PipelineStage> stageInfo;
+  /// CPU threads each stage's kernels use (0: the runtime's default). The
+  /// stage threads run at once, so K stages of all cores would fight for
+  /// them.
+  int threadsPerStage = 0;
 };
 
 /// Runs stage `stage`'s forward (or backward) of its keeping (or
