@@ -21,3 +21,10 @@ tools = ["gpipe-opt", "gpipe-translate", "gpipe-run", "gpipe-gradcheck", "gpipe-
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.gpipe_tools_dir, append_path=True)
+
+# MPI tests run when mpirun is installed (as root, OpenMPI must be told).
+import shutil
+if shutil.which("mpirun"):
+    config.available_features.add("mpirun")
+    config.substitutions.append(
+        ("%mpirun", "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"))

@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake ninja-build ccache
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
-  libopenblas-dev libopenblas0-openmp libopenmpi-dev libgtest-dev
+  libopenblas-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libgtest-dev
   python3
 )
 

@@ -12,13 +12,7 @@ using namespace gp;
 
 namespace {
 
-/// One micro-batch's activations (all outputs of the sending stage) or
-/// gradients (of the receiving stage's outputs, by output index).
-struct Message {
-  int microBatch = -1;
-  std::vector<int64_t> indices;
-  std::vector<Tensor> values;
-};
+using Message = PipelineMessage;
 
 /// A FIFO between two stages in one direction; closing it wakes every
 /// receiver (a stage failed and the run stops).
@@ -55,6 +49,42 @@ private:
   bool closed = false;
 };
 
+/// Stages in one process: a FIFO per pair of stages and direction.
+class QueueTransport : public Transport {
+public:
+  explicit QueueTransport(int stages)
+      : stages(stages), activations(stages * stages), gradients(stages * stages) {
+    for (auto &c : activations)
+      c = std::make_unique<Channel>();
+    for (auto &c : gradients)
+      c = std::make_unique<Channel>();
+  }
+  bool send(int from, int to, bool gradient, const Message &msg, std::string &) override {
+    channel(from, to, gradient).send(msg);
+    return true;
+  }
+  bool recv(int from, int to, bool gradient, Message &msg, std::string &) override {
+    std::optional<Message> got = channel(from, to, gradient).recv();
+    if (!got)
+      return false;
+    msg = std::move(*got);
+    return true;
+  }
+  void stop() override {
+    for (auto &c : activations)
+      c->close();
+    for (auto &c : gradients)
+      c->close();
+  }
+
+private:
+  Channel &channel(int from, int to, bool gradient) {
+    return *(gradient ? gradients : activations)[from * stages + to];
+  }
+  int stages;
+  std::vector<std::unique_ptr<Channel>> activations, gradients;
+};
+
 std::string str(int64_t v) { return std::to_string(v); }
 
 bool recomputes(const std::vector<Action> &program, int mb) {
@@ -68,8 +98,9 @@ class Pipeline {
 public:
   Pipeline(const PipelinePlan &plan, const StageRunner &runner,
            const std::vector<std::vector<Tensor>> &inputs,
-           const std::vector<std::vector<Tensor>> &outputGrads)
-      : plan(plan), runner(runner), inputs(inputs), outputGrads(outputGrads) {
+           const std::vector<std::vector<Tensor>> &outputGrads, Transport &transport)
+      : plan(plan), runner(runner), inputs(inputs), outputGrads(outputGrads),
+        transport(transport) {
     int k = plan.stages;
     producers.resize(k);
     consumers.resize(k);
@@ -79,19 +110,13 @@ public:
           producers[s].insert(from);
           consumers[from].insert(s);
         }
-    activations.resize(k * k);
-    gradients.resize(k * k);
-    for (auto &c : activations)
-      c = std::make_unique<Channel>();
-    for (auto &c : gradients)
-      c = std::make_unique<Channel>();
     result.outputs.assign(plan.microBatches, {});
     paramGrads.resize(k);
   }
 
-  bool run(PipelineRun &out, std::string &error) {
+  bool run(const std::vector<int> &local, PipelineRun &out, std::string &error) {
     std::vector<std::thread> threads;
-    for (int s = 0; s < plan.stages; ++s)
+    for (int s : local)
       threads.emplace_back([this, s] {
         // A new thread starts from the default thread count, not the
         // caller's.
@@ -102,6 +127,9 @@ public:
       });
     for (std::thread &t : threads)
       t.join();
+    std::string finishError;
+    if (firstError.empty() && !transport.finish(finishError))
+      fail(finishError);
     if (!firstError.empty()) {
       error = firstError;
       return false;
@@ -116,25 +144,13 @@ public:
   }
 
 private:
-  Channel &activationChannel(int64_t from, int64_t to) {
-    return *activations[from * plan.stages + to];
-  }
-  Channel &gradientChannel(int64_t from, int64_t to) {
-    return *gradients[from * plan.stages + to];
-  }
-
   bool fail(const std::string &message) {
     std::lock_guard<std::mutex> lock(errorMutex);
     if (firstError.empty())
       firstError = message;
     return false;
   }
-  void stopAll() {
-    for (auto &c : activations)
-      c->close();
-    for (auto &c : gradients)
-      c->close();
-  }
+  void stopAll() { transport.stop(); }
 
   bool add(Tensor &acc, const Tensor &value) {
     std::string error;
@@ -146,15 +162,15 @@ private:
   bool receiveFromAll(const std::set<int64_t> &peers, int s, int mb, bool gradient,
                       std::map<int64_t, Message> &into) {
     for (int64_t p : peers) {
-      Channel &channel = gradient ? gradientChannel(p, s) : activationChannel(p, s);
-      std::optional<Message> msg = channel.recv();
-      if (!msg)
-        return false; // another stage failed
-      if (msg->microBatch != mb)
+      Message msg;
+      std::string error;
+      if (!transport.recv(p, s, gradient, msg, error))
+        return error.empty() ? false : fail(error); // empty: another stage failed
+      if (msg.microBatch != mb)
         return fail("stage " + str(s) + " expected the " + (gradient ? "gradient" : "activation") +
                     " of micro-batch " + str(mb) + " from stage " + str(p) +
-                    ", got micro-batch " + str(msg->microBatch));
-      into[p] = std::move(*msg);
+                    ", got micro-batch " + str(msg.microBatch));
+      into[p] = std::move(msg);
     }
     return true;
   }
@@ -219,8 +235,11 @@ private:
         break;
       }
       case ActionKind::SendActivation:
-        for (int64_t c : consumers[s])
-          activationChannel(s, c).send(Message{mb, {}, outputs[mb]});
+        for (int64_t c : consumers[s]) {
+          std::string error;
+          if (!transport.send(s, c, /*gradient=*/false, Message{mb, {}, outputs[mb]}, error))
+            return fail(error);
+        }
         outputs[mb].clear();
         break;
       case ActionKind::Recompute:
@@ -281,7 +300,9 @@ private:
         for (int64_t p : producers[s]) {
           Message msg = std::move(pendingGrads[mb][p]);
           msg.microBatch = mb;
-          gradientChannel(s, p).send(std::move(msg));
+          std::string error;
+          if (!transport.send(s, p, /*gradient=*/true, msg, error))
+            return fail(error);
         }
         pendingGrads[mb].clear();
         break;
@@ -297,8 +318,8 @@ private:
   const StageRunner &runner;
   const std::vector<std::vector<Tensor>> &inputs;
   const std::vector<std::vector<Tensor>> &outputGrads;
+  Transport &transport;
   std::vector<std::set<int64_t>> producers, consumers;
-  std::vector<std::unique_ptr<Channel>> activations, gradients;
   std::vector<std::map<std::string, Tensor>> paramGrads;
   PipelineRun result;
   std::mutex resultMutex, errorMutex;
@@ -370,7 +391,8 @@ std::string gp::checkPipelinePlan(const PipelinePlan &plan) {
 bool gp::runPipeline(const PipelinePlan &plan, const StageRunner &runner,
                      const std::vector<std::vector<Tensor>> &inputs,
                      const std::vector<std::vector<Tensor>> &outputGrads, PipelineRun &out,
-                     std::string &error) {
+                     std::string &error, Transport *transport,
+                     const std::vector<int> &localStages) {
   error = checkPipelinePlan(plan);
   if (!error.empty())
     return false;
@@ -380,6 +402,11 @@ bool gp::runPipeline(const PipelinePlan &plan, const StageRunner &runner,
             str(inputs.size()) + " input sets and " + str(outputGrads.size()) + " gradient sets";
     return false;
   }
-  Pipeline pipeline(plan, runner, inputs, outputGrads);
-  return pipeline.run(out, error);
+  std::vector<int> local = localStages;
+  if (local.empty())
+    for (int s = 0; s < plan.stages; ++s)
+      local.push_back(s);
+  QueueTransport queues(plan.stages);
+  Pipeline pipeline(plan, runner, inputs, outputGrads, transport ? *transport : queues);
+  return pipeline.run(local, out, error);
 }

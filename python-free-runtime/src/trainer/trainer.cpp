@@ -10,6 +10,7 @@
 #include "gpipe/runtime/gp_pipeline.h"
 #include "gpipe/runtime/gp_program.h"
 #include "checkpoint.h"
+#include "mpi.h"
 #include "onnx_weights.h"
 
 #include <algorithm>
@@ -546,6 +547,27 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::string error;
   if (!parse(argc, argv, program, o, error))
     return fail(error);
+  // Under mpirun: stage r on rank r; rank 0 leads (update, output, files).
+  Mpi mpi;
+  bool distributed = Mpi::launched();
+  if (distributed) {
+    if (!mpi.init(argc, argv, error))
+      return ::fail(error);
+    if (mpi.size() != program.stages) {
+      if (mpi.rank() == 0)
+        ::fail("mpirun started " + std::to_string(mpi.size()) + " ranks for a program of " +
+               std::to_string(program.stages) + " stages; run mpirun -np " +
+               std::to_string(program.stages));
+      mpi.abort();
+    }
+  }
+  bool leader = !distributed || mpi.rank() == 0;
+  auto fail = [&](const std::string &message) {
+    int rc = ::fail(distributed ? "rank " + std::to_string(mpi.rank()) + ": " + message : message);
+    if (distributed)
+      mpi.abort();
+    return rc;
+  };
   // Each stage thread gets an equal share of the cores (--threads: per stage).
   int hardware = static_cast<int>(std::thread::hardware_concurrency());
   int perStage = o.threads > 0 ? o.threads : std::max(1, hardware / program.stages);
@@ -560,10 +582,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   OnnxWeights weights;
   if (program.modelPath && *program.modelPath && !weights.load(program.modelPath, error))
     return fail(error);
-  if (!o.saveParams.empty() && !ensureDir(o.saveParams, error))
+  if (leader && !o.saveParams.empty() && !ensureDir(o.saveParams, error))
     return fail(error);
   std::FILE *log = nullptr;
-  if (!o.log.empty() && !(log = std::fopen(o.log.c_str(), "w")))
+  if (leader && !o.log.empty() && !(log = std::fopen(o.log.c_str(), "w")))
     return fail("cannot write '" + o.log + "'");
 
   Params main(program, weights);
@@ -625,7 +647,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     cursor = ckpt.cursor;
     std::istringstream(ckpt.rngState) >> rng;
     firstStep = ckpt.step + 1;
-    std::printf("resumed from '%s' at step %lld\n", o.resume.c_str(), ckpt.step);
+    if (leader)
+      std::printf("resumed from '%s' at step %lld\n", o.resume.c_str(), ckpt.step);
   } else {
     shuffle();
   }
@@ -641,7 +664,12 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
       ckpt.values.push_back(main.value(i));
     return writeCheckpoint(o.checkpoint, program, ckpt, error);
   };
-  bool progress = o.progress && isatty(fileno(stderr));
+  bool progress = leader && o.progress && isatty(fileno(stderr));
+  std::unique_ptr<Transport> transport = distributed ? mpi.transport() : nullptr;
+  std::map<std::string, int> paramIndex;
+  for (int i = 0; i < program.numParams; ++i)
+    paramIndex[program.params[i].name] = i;
+  enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13 };
   const FunctionSpec &update = program.functions[program.updateFunction];
   FunctionContext updateCtx;
   updateCtx.params = &main;
@@ -676,10 +704,54 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
         seeds[mb].push_back(std::move(seed));
       }
     PipelineRun run;
-    if (!runPipeline(plan, runner, inputs, seeds, run, error))
+    bool ran = distributed ? runPipeline(plan, runner, inputs, seeds, run, error, transport.get(),
+                                         {mpi.rank()})
+                           : runPipeline(plan, runner, inputs, seeds, run, error);
+    if (!ran)
       return fail("step " + std::to_string(step) + ": " + error);
     // The main store sees what the stages stored, the update reads it, and
     // every stage sees what the update stored.
+    std::vector<Tensor> losses(program.microBatches);
+    for (int mb = 0; mb < program.microBatches; ++mb)
+      if (!run.outputs[mb].empty())
+        losses[mb] = run.outputs[mb][0];
+    if (distributed && !leader) {
+      // Rank r sends rank 0 what its stage stored, its gradients and (the
+      // last stage) the losses, then takes what the update stored.
+      Params &mine = *stageParams[mpi.rank()];
+      TaggedTensors stored, grads, lossValues, updated;
+      for (int index : mine.takeWritten())
+        stored.emplace_back(index, mine.value(index));
+      for (auto &[name, grad] : run.paramGrads)
+        grads.emplace_back(paramIndex.at(name), grad);
+      for (int mb = 0; mb < program.microBatches; ++mb)
+        if (!losses[mb].empty())
+          lossValues.emplace_back(mb, losses[mb]);
+      if (!mpi.sendTensors(0, kStored, stored, error) ||
+          !mpi.sendTensors(0, kGrads, grads, error) ||
+          (mpi.rank() == program.stages - 1 && !mpi.sendTensors(0, kLosses, lossValues, error)) ||
+          !mpi.recvTensors(0, kUpdated, updated, error))
+        return fail("step " + std::to_string(step) + ": " + error);
+      for (auto &[index, value] : updated)
+        mine.share(static_cast<int>(index), value);
+      continue;
+    }
+    if (distributed) {
+      for (int r = 1; r < program.stages; ++r) {
+        TaggedTensors stored, grads, lossValues;
+        if (!mpi.recvTensors(r, kStored, stored, error) ||
+            !mpi.recvTensors(r, kGrads, grads, error) ||
+            (r == program.stages - 1 && !mpi.recvTensors(r, kLosses, lossValues, error)))
+          return fail("step " + std::to_string(step) + ": " + error);
+        for (auto &[index, value] : stored)
+          main.share(static_cast<int>(index), value);
+        for (auto &[index, grad] : grads)
+          if (!accumulate(run.paramGrads[program.params[index].name], grad, error))
+            return fail(error);
+        for (auto &[mb, value] : lossValues)
+          losses[mb] = value;
+      }
+    }
     for (auto &sp : stageParams)
       for (int index : sp->takeWritten())
         main.share(index, sp->value(index));
@@ -696,12 +768,19 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     if (!callFunction(update, updateCtx, grads, none, error))
       return fail("step " + std::to_string(step) + ": " + error);
     trace.record(program.stages, "update", updateStart, trace.now(), step);
-    for (int index : main.takeWritten())
+    TaggedTensors updated;
+    for (int index : main.takeWritten()) {
       for (auto &sp : stageParams)
         sp->share(index, main.value(index));
+      updated.emplace_back(index, main.value(index));
+    }
+    if (distributed)
+      for (int r = 1; r < program.stages; ++r)
+        if (!mpi.sendTensors(r, kUpdated, updated, error))
+          return fail("step " + std::to_string(step) + ": " + error);
     double loss = 0;
     for (int mb = 0; mb < program.microBatches; ++mb)
-      loss += scalarOf(run.outputs[mb][0]);
+      loss += scalarOf(losses[mb]);
     loss /= program.microBatches;
     if (!std::isfinite(loss))
       return fail("the loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
@@ -722,6 +801,9 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
                    samplesPerSecond);
   }
   std::fflush(stdout);
+  // The files and the evaluation are the leader's.
+  if (!leader)
+    return 0;
   if (log && std::fclose(log) != 0)
     return fail("cannot write '" + o.log + "'");
   if (!o.trace.empty() && !trace.write(o.trace, program.stages, error))

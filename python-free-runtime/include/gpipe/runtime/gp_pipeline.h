@@ -70,6 +70,34 @@ using StageRunner =
                        const std::vector<Tensor> &args, std::vector<Tensor> &results,
                        std::string &error)>;
 
+/// One micro-batch's activations (all outputs of the sending stage) or
+/// gradients (of the receiving stage's outputs, by output index).
+struct PipelineMessage {
+  int microBatch = -1;
+  std::vector<int64_t> indices;
+  std::vector<Tensor> values;
+};
+
+/// How messages travel between stages: in-process queues by default; a
+/// process per stage (MPI) supplies its own.
+class Transport {
+public:
+  virtual ~Transport() = default;
+  /// Sends `msg` from stage `from` to stage `to`; false with `error` set
+  /// on failure.
+  virtual bool send(int from, int to, bool gradient, const PipelineMessage &msg,
+                    std::string &error) = 0;
+  /// Receives the next message from `from` to `to`, in order; false when
+  /// the run was stopped (error empty) or on failure (error set).
+  virtual bool recv(int from, int to, bool gradient, PipelineMessage &msg,
+                    std::string &error) = 0;
+  /// Wakes every waiting receiver: a stage failed.
+  virtual void stop() = 0;
+  /// Called once the local stages are done: completes sends still in
+  /// flight.
+  virtual bool finish(std::string &error) { return true; }
+};
+
 struct PipelineRun {
   /// outputs[mb][i]: model result i of micro-batch mb.
   std::vector<std::vector<Tensor>> outputs;
@@ -84,10 +112,14 @@ std::string checkPipelinePlan(const PipelinePlan &plan);
 /// Runs one mini-batch: `inputs[mb]` the model arguments of micro-batch mb,
 /// `outputGrads[mb]` the gradients of its results (empty tensors for
 /// non-float ones).
+/// With `transport`, only the stages in `localStages` run here and the
+/// others are elsewhere (outputs and gradients then cover the local
+/// stages only).
 bool runPipeline(const PipelinePlan &plan, const StageRunner &runner,
                  const std::vector<std::vector<Tensor>> &inputs,
                  const std::vector<std::vector<Tensor>> &outputGrads, PipelineRun &out,
-                 std::string &error);
+                 std::string &error, Transport *transport = nullptr,
+                 const std::vector<int> &localStages = {});
 
 /// acc += value (acc empty: acc = value); false with `error` on failure.
 bool accumulate(Tensor &acc, const Tensor &value, std::string &error);

@@ -1,0 +1,270 @@
+//===- mpi.cpp - one stage per MPI rank -----------------------------------===//
+
+#include "mpi.h"
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#ifdef GPIPE_HAVE_MPI
+// The C API only (OpenMPI's and MPICH's headers add C++ bindings otherwise).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+
+using namespace gp;
+
+bool Mpi::launched() {
+#ifdef GPIPE_HAVE_MPI
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") ||
+         std::getenv("PMIX_RANK");
+#else
+  return false;
+#endif
+}
+
+#ifdef GPIPE_HAVE_MPI
+
+namespace {
+
+std::string mpiError(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return std::string(text, length);
+}
+
+bool check(int code, int rank, const std::string &call, std::string &error) {
+  if (code == MPI_SUCCESS)
+    return true;
+  error = "rank " + std::to_string(rank) + ": " + call + " failed: " + mpiError(code);
+  return false;
+}
+
+constexpr int kHeaderFields = 3 + GP_MAX_RANK; // tag, dtype, rank, dims
+
+/// Tagged tensors as one header (count, then per tensor its tag, dtype,
+/// rank and dims) and one payload (the bytes).
+struct Packed {
+  std::vector<int64_t> header;
+  std::string payload;
+};
+
+bool pack(int self, int to, const TaggedTensors &tensors, Packed &p, std::string &error) {
+  p.header.assign(1, static_cast<int64_t>(tensors.size()));
+  for (const auto &[key, t] : tensors) {
+    const gp_tensor &v = *t.view();
+    p.header.push_back(key);
+    p.header.push_back(v.dtype);
+    p.header.push_back(v.rank);
+    for (int d = 0; d < GP_MAX_RANK; ++d)
+      p.header.push_back(d < v.rank ? v.dims[d] : 0);
+    p.payload.append(static_cast<const char *>(v.data), t.bytes());
+  }
+  if (p.payload.size() > static_cast<size_t>(INT_MAX)) {
+    error = "rank " + std::to_string(self) + ": a message of " + std::to_string(p.payload.size()) +
+            " bytes to rank " + std::to_string(to) + " is too large for one MPI message";
+    return false;
+  }
+  return true;
+}
+
+bool sendAll(int self, int to, int tag, const TaggedTensors &tensors, std::string &error) {
+  Packed p;
+  std::string call = "MPI_Send to rank " + std::to_string(to);
+  return pack(self, to, tensors, p, error) &&
+         check(MPI_Send(p.header.data(), static_cast<int>(p.header.size()), MPI_INT64_T, to, tag,
+                        MPI_COMM_WORLD),
+               self, call, error) &&
+         check(MPI_Send(p.payload.data(), static_cast<int>(p.payload.size()), MPI_BYTE, to, tag,
+                        MPI_COMM_WORLD),
+               self, call, error);
+}
+
+bool recvAll(int self, int from, int tag, TaggedTensors &tensors, std::string &error) {
+  std::string call = "MPI_Recv from rank " + std::to_string(from);
+  MPI_Status status;
+  int count = 0;
+  if (!check(MPI_Probe(from, tag, MPI_COMM_WORLD, &status), self, call, error) ||
+      !check(MPI_Get_count(&status, MPI_INT64_T, &count), self, call, error))
+    return false;
+  std::vector<int64_t> header(count);
+  if (!check(MPI_Recv(header.data(), count, MPI_INT64_T, from, tag, MPI_COMM_WORLD,
+                      MPI_STATUS_IGNORE),
+             self, call, error))
+    return false;
+  int bytes = 0;
+  if (!check(MPI_Probe(from, tag, MPI_COMM_WORLD, &status), self, call, error) ||
+      !check(MPI_Get_count(&status, MPI_BYTE, &bytes), self, call, error))
+    return false;
+  std::string payload(bytes, '\0');
+  if (!check(MPI_Recv(payload.data(), bytes, MPI_BYTE, from, tag, MPI_COMM_WORLD,
+                      MPI_STATUS_IGNORE),
+             self, call, error))
+    return false;
+  int64_t n = header.empty() ? -1 : header[0];
+  if (n < 0 || header.size() != static_cast<size_t>(1 + n * kHeaderFields)) {
+    error = "rank " + std::to_string(self) + ": a malformed message from rank " +
+            std::to_string(from);
+    return false;
+  }
+  size_t offset = 0;
+  tensors.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t *h = &header[1 + i * kHeaderFields];
+    Tensor t = Tensor::allocate(static_cast<gp_dtype>(h[1]), static_cast<int32_t>(h[2]), h + 3);
+    if (t.empty() || offset + t.bytes() > payload.size()) {
+      error = "rank " + std::to_string(self) + ": a malformed message from rank " +
+              std::to_string(from);
+      return false;
+    }
+    std::memcpy(t.view()->data, payload.data() + offset, t.bytes());
+    offset += t.bytes();
+    tensors.emplace_back(h[0], std::move(t));
+  }
+  return true;
+}
+
+/// Stage-to-stage messages over MPI: activations and gradients have their
+/// own tags, so each direction between two ranks is a FIFO, as MPI keeps
+/// the order of messages with one source, tag and communicator.
+class MpiTransport : public Transport {
+public:
+  explicit MpiTransport(int rank) : rank(rank) {}
+  /// Sends do not wait for the receiver (the schedule verifier assumes
+  /// buffered sends: a blocking send of a large activation while the peer
+  /// sends a gradient back would deadlock 1F1B); the buffers live until
+  /// the sends complete.
+  bool send(int from, int to, bool gradient, const PipelineMessage &msg,
+            std::string &error) override {
+    TaggedTensors tensors;
+    // The micro-batch travels as a scalar first entry tagged -1.
+    Tensor marker = Tensor::allocate(GP_I64, 0, nullptr);
+    *static_cast<int64_t *>(marker.view()->data) = msg.microBatch;
+    tensors.emplace_back(-1, marker);
+    for (size_t i = 0; i < msg.values.size(); ++i)
+      tensors.emplace_back(i < msg.indices.size() ? msg.indices[i] : -1, msg.values[i]);
+    auto pending = std::make_unique<Pending>();
+    if (!pack(rank, to, tensors, pending->packed, error))
+      return false;
+    int tag = gradient ? 2 : 1;
+    std::string call = "MPI_Isend to rank " + std::to_string(to);
+    if (!check(MPI_Isend(pending->packed.header.data(),
+                         static_cast<int>(pending->packed.header.size()), MPI_INT64_T, to, tag,
+                         MPI_COMM_WORLD, &pending->requests[0]),
+               rank, call, error) ||
+        !check(MPI_Isend(pending->packed.payload.data(),
+                         static_cast<int>(pending->packed.payload.size()), MPI_BYTE, to, tag,
+                         MPI_COMM_WORLD, &pending->requests[1]),
+               rank, call, error))
+      return false;
+    inFlight.push_back(std::move(pending));
+    return reap(/*wait=*/false, error);
+  }
+  bool finish(std::string &error) override { return reap(/*wait=*/true, error); }
+  bool recv(int from, int to, bool gradient, PipelineMessage &msg, std::string &error) override {
+    TaggedTensors tensors;
+    if (!recvAll(rank, from, gradient ? 2 : 1, tensors, error))
+      return false;
+    if (tensors.empty() || tensors[0].first != -1) {
+      error = "rank " + std::to_string(rank) + ": a malformed message from rank " +
+              std::to_string(from);
+      return false;
+    }
+    msg.microBatch = static_cast<int>(*static_cast<int64_t *>(tensors[0].second.view()->data));
+    msg.indices.clear();
+    msg.values.clear();
+    for (size_t i = 1; i < tensors.size(); ++i) {
+      if (gradient)
+        msg.indices.push_back(tensors[i].first);
+      msg.values.push_back(tensors[i].second);
+    }
+    return true;
+  }
+  void stop() override {}
+
+private:
+  struct Pending {
+    Packed packed;
+    MPI_Request requests[2];
+  };
+  /// Drops the sends that completed (all of them with `wait`).
+  bool reap(bool wait, std::string &error) {
+    for (auto it = inFlight.begin(); it != inFlight.end();) {
+      int done = 0;
+      int code = wait ? MPI_Waitall(2, (*it)->requests, MPI_STATUSES_IGNORE)
+                      : MPI_Testall(2, (*it)->requests, &done, MPI_STATUSES_IGNORE);
+      if (!check(code, rank, wait ? "MPI_Waitall" : "MPI_Testall", error))
+        return false;
+      if (wait || done)
+        it = inFlight.erase(it);
+      else
+        ++it;
+    }
+    return true;
+  }
+  int rank;
+  std::vector<std::unique_ptr<Pending>> inFlight;
+};
+
+} // namespace
+
+bool Mpi::init(int &argc, char **&argv, std::string &error) {
+  int provided = 0;
+  int code = MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+  if (code != MPI_SUCCESS) {
+    error = "MPI_Init_thread failed";
+    return false;
+  }
+  initialized = true;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  if (provided < MPI_THREAD_SERIALIZED) {
+    error = "the MPI library does not allow calls from the stage threads "
+            "(MPI_THREAD_SERIALIZED)";
+    return false;
+  }
+  MPI_Comm_rank(MPI_COMM_WORLD, &rankValue);
+  MPI_Comm_size(MPI_COMM_WORLD, &sizeValue);
+  return true;
+}
+
+Mpi::~Mpi() {
+  if (initialized)
+    MPI_Finalize();
+}
+
+std::unique_ptr<Transport> Mpi::transport() { return std::make_unique<MpiTransport>(rankValue); }
+
+bool Mpi::sendTensors(int to, int tag, const TaggedTensors &tensors, std::string &error) {
+  return sendAll(rankValue, to, tag, tensors, error);
+}
+
+bool Mpi::recvTensors(int from, int tag, TaggedTensors &tensors, std::string &error) {
+  return recvAll(rankValue, from, tag, tensors, error);
+}
+
+void Mpi::abort() {
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::exit(1);
+}
+
+#else // !GPIPE_HAVE_MPI
+
+bool Mpi::init(int &, char **&, std::string &error) {
+  error = "this trainer was built without MPI";
+  return false;
+}
+Mpi::~Mpi() = default;
+std::unique_ptr<Transport> Mpi::transport() { return nullptr; }
+bool Mpi::sendTensors(int, int, const TaggedTensors &, std::string &error) {
+  error = "no MPI";
+  return false;
+}
+bool Mpi::recvTensors(int, int, TaggedTensors &, std::string &error) {
+  error = "no MPI";
+  return false;
+}
+void Mpi::abort() { std::exit(1); }
+
+#endif
