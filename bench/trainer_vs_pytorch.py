@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Training step time of a gpipe-compile'd trainer against PyTorch (CPU), as a ratio.
+
+Builds the MLP, ResNet-style CNN (training-mode BatchNorm) and transformer LM
+of utils/export_test_models.py at benchmark sizes, exports each to ONNX in
+training mode, and in one run times one training step (forward, backward,
+SGD-with-momentum update; mean cross-entropy) with the same batch and the
+same number of threads:
+  - the trainer gpipe-compile builds (--stages 1 --micro-batches 1: the
+    same unpipelined step as PyTorch's; and --stages 2 --micro-batches 4,
+    the pipelined one, whose stages share the same cores), from the
+    per-step times of its --log after --warmup steps,
+  - PyTorch eager: model.train(), loss.backward(), optimizer.step(), median
+    of --steps after --warmup.
+Ratio = gpipe / torch (below 1: gpipe faster). Needs Debian's python3-torch
+and python3-onnx (export only); the trainer itself runs without Python.
+
+  /usr/bin/python3 bench/trainer_vs_pytorch.py [--build build] [--threads 2]
+"""
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_models():
+    spec = importlib.util.spec_from_file_location(
+        "export_test_models", os.path.join(ROOT, "utils", "export_test_models.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def configs(m):
+    # name, build, input, labels (classes), extra gpipe-compile flags
+    return [
+        ("mlp", lambda: m.MLP(1024, 2048, 2048, 1000),
+         lambda: torch.randn(128, 1024), lambda: torch.randint(0, 1000, (128,)), []),
+        ("resnet_cnn", lambda: m.ResNetCNN(10),
+         lambda: torch.randn(32, 3, 32, 32), lambda: torch.randint(0, 10, (32,)), []),
+        ("transformer_lm",
+         lambda: m.TransformerLM(vocab=1000, d_model=256, n_heads=4, n_layers=4, max_len=64),
+         lambda: torch.randint(0, 1000, (8, 64)), lambda: torch.randint(0, 1000, (8, 64)),
+         ["--class-axis", "-1"]),
+    ]
+
+
+def torch_step_ms(model, x, y, warmup, steps):
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        opt.zero_grad()
+        out = model(x)
+        if out.dim() == 3:
+            out = out.permute(0, 2, 1)
+        torch.nn.functional.cross_entropy(out, y).backward()
+        opt.step()
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def trainer_step_ms(build, onnx_path, x, y, flags, stages, micro, threads, warmup, steps, tmp):
+    exe = os.path.join(tmp, f"trainer_{stages}_{micro}")
+    subprocess.run([os.path.join(build, "bin", "gpipe-compile"), onnx_path, "-o", exe,
+                    "--batch-size", str(x.shape[0]), "--stages", str(stages),
+                    "--micro-batches", str(micro), "--optimizer", "momentum", "--lr", "0.01",
+                    "--momentum", "0.9"] + flags, check=True)
+    xs, ys, log = (os.path.join(tmp, f) for f in ("x.npy", "y.npy", "log.jsonl"))
+    np.save(xs, x.numpy())
+    np.save(ys, y.numpy())
+    subprocess.run([exe, "--data", xs, "--labels", ys, "--steps", str(warmup + steps),
+                    "--threads", str(max(1, threads // stages)), "--log", log,
+                    "--log-every", str(warmup + steps), "--no-progress"],
+                   check=True, capture_output=True)
+    rows = [json.loads(line) for line in open(log)]
+    # samples_per_s is cumulative: elapsed(k) = k * batch / samples_per_s(k).
+    batch = x.shape[0]
+    elapsed = [r["step"] * batch / r["samples_per_s"] for r in rows]
+    return (elapsed[-1] - elapsed[warmup - 1]) / steps * 1e3
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    m = load_models()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, build, make_x, make_y, flags in configs(m):
+            model = build()
+            x, y = make_x(), make_y()
+            path = os.path.join(tmp, name + ".onnx")
+            input_name = "tokens" if name == "transformer_lm" else "input"
+            dynamic = {input_name: {0: "batch"}}
+            model.train()
+            torch.onnx.export(model, (x,), path, opset_version=17, input_names=[input_name],
+                              output_names=["output"], dynamic_axes=dynamic,
+                              training=torch.onnx.TrainingMode.TRAINING,
+                              do_constant_folding=False)
+            one = trainer_step_ms(args.build, path, x, y, flags, 1, 1, args.threads,
+                                  args.warmup, args.steps, tmp)
+            piped = trainer_step_ms(args.build, path, x, y, flags, 2, 4, args.threads,
+                                    args.warmup, args.steps, tmp)
+            ref = torch_step_ms(model, x, y, args.warmup, args.steps)
+            results.append((name, tuple(x.shape), one, piped, ref))
+    print(f"threads: {args.threads}, torch {torch.__version__}, "
+          f"{args.steps} steps after {args.warmup} warm-up")
+    print(f"{'model':<16}{'batch':<16}{'gpipe K=1':>11}{'K=2 M=4':>10}{'torch':>9}"
+          f"{'ratio K=1':>11}{'ratio K=2':>11}")
+    for name, shape, one, piped, ref in results:
+        print(f"{name:<16}{str(shape):<16}{one:>9.1f}ms{piped:>8.1f}ms{ref:>7.1f}ms"
+              f"{one / ref:>11.2f}{piped / ref:>11.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
