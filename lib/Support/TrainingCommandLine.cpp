@@ -25,6 +25,8 @@ TrainingCommandLine::TrainingCommandLine(cl::OptionCategory &train, cl::OptionCa
       microBatches("micro-batches",
                    cl::desc("Micro-batches per mini-batch (M; divides --batch-size)"),
                    cl::value_desc("M"), cl::init(1), cl::cat(pipeline)),
+      microBatchesAlias("microbatches", cl::desc("Alias for --micro-batches"),
+                        cl::aliasopt(microBatches), cl::cat(pipeline)),
       schedule("schedule", cl::desc("gpipe | 1f1b"), cl::init("gpipe"), cl::cat(pipeline)),
       recompute("recompute",
                 cl::desc("What a stage keeps for the backward: none (recompute nothing) | full "

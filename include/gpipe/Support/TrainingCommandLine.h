@@ -29,6 +29,7 @@ struct TrainingCommandLine {
   llvm::cl::list<std::string> frozen;
 
   llvm::cl::opt<int64_t> microBatches;
+  llvm::cl::alias microBatchesAlias;
   llvm::cl::opt<std::string> schedule, recompute;
   llvm::cl::opt<double> memoryBudget;
   llvm::cl::opt<std::string> batchNorm;
