@@ -91,7 +91,10 @@ std::string mlir::gpipe::trainingPassPipeline(const TrainingFlags &f) {
     os << ",gpipe-partition{function=" << lossFn << " stages=" << f.stages
        << " micro-batches=" << f.microBatches << " schedule=" << f.schedule
        << " recompute=" << (f.recompute != "none" ? "true" : "false")
-       << " balance=" << f.balance << " devices=";
+       << " balance=" << f.balance;
+    if (!f.costProfile.empty())
+      os << " profile=" << f.costProfile;
+    os << " devices=";
     for (auto [i, file] : llvm::enumerate(f.devices))
       os << (i ? "," : "") << file;
     // gpipe-pipeline outlines the stage functions the policy calls.

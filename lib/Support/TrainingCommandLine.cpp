@@ -45,7 +45,11 @@ TrainingCommandLine::TrainingCommandLine(cl::OptionCategory &train, cl::OptionCa
               cl::desc("Device files the partition balances for (one, or one per stage)"),
               cl::CommaSeparated, cl::cat(pipeline)),
       balance("balance", cl::desc("time | params | uniform | torchgpipe"), cl::init("time"),
-              cl::cat(pipeline)) {}
+              cl::cat(pipeline)),
+      costProfile("cost-profile",
+                  cl::desc("Measured per-op times (a trainer's --profile file) the partition "
+                           "balances with instead of the estimates"),
+                  cl::value_desc("ops.json"), cl::cat(pipeline)) {}
 
 TrainingFlags TrainingCommandLine::flags() const {
   TrainingFlags f;
@@ -67,11 +71,13 @@ TrainingFlags TrainingCommandLine::flags() const {
   f.batchNorm = batchNorm;
   f.devices.assign(devices.begin(), devices.end());
   f.balance = balance;
+  f.costProfile = costProfile;
   return f;
 }
 
 bool TrainingCommandLine::anyPipelineFlag() const {
   return microBatches.getNumOccurrences() || schedule.getNumOccurrences() ||
          recompute.getNumOccurrences() || memoryBudget.getNumOccurrences() ||
-         batchNorm.getNumOccurrences() || !devices.empty() || balance.getNumOccurrences();
+         batchNorm.getNumOccurrences() || !devices.empty() || balance.getNumOccurrences() ||
+         costProfile.getNumOccurrences();
 }

@@ -13,6 +13,10 @@
 //   attributes as `gp::ValueSpec`s, the model inputs and the stage programs;
 // - `main`, which hands the program to `gp::trainerMain`.
 //
+// With op timing (CppEmitOptions::timeOps), each kernel call and fused loop
+// is timed into `ctx.profile` when the trainer sets it, and each function
+// lists its timed ops (ONNX node, op, forward/backward/recomputed phase).
+//
 // Emitting reads the IR only; an op or type it cannot handle is an error on
 // the op, and nothing is written.
 //
@@ -410,6 +414,77 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block) {
 }
 
 //===----------------------------------------------------------------------===//
+// Op timing
+//===----------------------------------------------------------------------===//
+
+/// Whether a program built with op timing times `op`: every op that calls a
+/// kernel (constants are static data, parameter reads and writes table
+/// lookups, the return a copy-out).
+bool timedOp(Operation *op) {
+  return !isa<ConstantOp, GetParamOp, SetParamOp, func::ReturnOp>(op);
+}
+
+/// The ops of `backward` that recompute an op of `forward`, its stage's
+/// forward function of the same pair: value numbering from the arguments
+/// both read (the same `gpipe.source`) and the activations the forward
+/// keeps for it (`gpipe.kept`), an op of the backward recomputes one of the
+/// forward when it is the same op with the same attributes (but for its
+/// arena offsets) on the same values. What it does not match (the gradient
+/// ops) is the backward's own work.
+DenseSet<Operation *> recomputedOps(func::FuncOp forward, func::FuncOp backward) {
+  DenseSet<Operation *> recomputed;
+  Block &fwd = forward.getBody().front(), &bwd = backward.getBody().front();
+  // image[v]: the value of the forward that backward value v equals.
+  DenseMap<Value, Value> image;
+  for (unsigned i = 0; i < forward.getNumArguments() && i < backward.getNumArguments(); ++i) {
+    Attribute source = forward.getArgAttr(i, "gpipe.source");
+    if (source && source == backward.getArgAttr(i, "gpipe.source"))
+      image[bwd.getArgument(i)] = fwd.getArgument(i);
+  }
+  Operation *ret = fwd.getTerminator();
+  for (unsigned r = 0; r < forward.getNumResults(); ++r)
+    if (auto kept = forward.getResultAttrOfType<IntegerAttr>(r, "gpipe.kept"))
+      for (unsigned i = 0; i < backward.getNumArguments(); ++i)
+        if (auto k = backward.getArgAttrOfType<IntegerAttr>(i, "gpipe.kept");
+            k && k.getInt() == kept.getInt())
+          image[bwd.getArgument(i)] = ret->getOperand(r);
+  DenseMap<Operation *, DictionaryAttr> attrs;
+  auto attrsOf = [&](Operation *op) {
+    auto [it, inserted] = attrs.try_emplace(op);
+    if (inserted) {
+      NamedAttrList list(op->getAttrDictionary());
+      list.erase("gpipe.arena_offsets");
+      it->second = list.getDictionary(op->getContext());
+    }
+    return it->second;
+  };
+  DenseMap<OperationName, SmallVector<Operation *>> byName;
+  for (Operation &op : fwd.without_terminator())
+    byName[op.getName()].push_back(&op);
+  for (Operation &op : bwd.without_terminator()) {
+    SmallVector<Value> operands;
+    for (Value v : op.getOperands())
+      operands.push_back(image.lookup(v));
+    if (llvm::is_contained(operands, Value()))
+      continue;
+    auto it = byName.find(op.getName());
+    if (it == byName.end())
+      continue;
+    for (Operation *candidate : it->second) {
+      if (!llvm::equal(candidate->getOperands(), operands) ||
+          !llvm::equal(candidate->getResultTypes(), op.getResultTypes()) ||
+          attrsOf(candidate) != attrsOf(&op))
+        continue;
+      for (auto [b, f] : llvm::zip(op.getResults(), candidate->getResults()))
+        image[b] = f;
+      recomputed.insert(&op);
+      break;
+    }
+  }
+  return recomputed;
+}
+
+//===----------------------------------------------------------------------===//
 // The emitter
 //===----------------------------------------------------------------------===//
 
@@ -479,7 +554,25 @@ private:
   /// Fused loops by root; the other ops of a loop emit nothing.
   DenseMap<Operation *, FusedLoop> fused;
   DenseSet<Operation *> inLoop;
+
+  // Op timing (options.timeOps): the ops each function times, as
+  // gp::OpSpec initializers; the backward functions and the ops in them
+  // that recompute the forward.
+  std::vector<std::vector<std::string>> opSpecs;
+  DenseSet<Operation *> backwardFunctions, recomputed;
+  /// Appends op's gp::OpSpec to the current function's table.
+  void opSpec(Operation *op, std::vector<std::string> &specs, Operation *function);
 };
+
+void Emitter::opSpec(Operation *op, std::vector<std::string> &specs, Operation *function) {
+  auto node = nodeName(op->getLoc());
+  StringRef phase = !backwardFunctions.count(function) ? "Forward"
+                    : recomputed.count(op)             ? "Recompute"
+                                                       : "Backward";
+  specs.push_back(llvm::formatv("{{{0}, {1}, gp::OpPhase::{2}}", node ? cString(*node) : "nullptr",
+                                cString(op->getName().getStringRef()), phase)
+                      .str());
+}
 
 FailureOr<int> Emitter::paramIndex(Operation *op, FlatSymbolRefAttr name) {
   auto it = paramIndices.find(name.getValue());
@@ -1092,11 +1185,31 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
       for (Operation *op : loop.ops)
         inLoop.insert(op);
   }
+  // Op timing: every op that calls a kernel and every fused loop, between
+  // timer.start() and timer.stop(its entries in the function's OpSpecs);
+  // not the optimizer update, which has no model ops.
+  bool timing = options.timeOps && fn != program.update;
+  std::vector<std::string> &specs = opSpecs[index];
   for (Operation &op : block) {
     auto it = fused.find(&op);
+    bool timeThis = timing && (it != fused.end() || (!inLoop.count(&op) && timedOp(&op)));
+    size_t first = specs.size();
+    if (timeThis) {
+      bodyOs << "  timer.start();\n";
+      if (it != fused.end())
+        for (Operation *member : it->second.ops)
+          opSpec(member, specs, fn);
+      else
+        opSpec(&op, specs, fn);
+    }
     if (it != fused.end() ? failed(emitFused(it->second))
                           : !inLoop.count(&op) && failed(emitOp(&op)))
       return failure();
+    if (timeThis) {
+      size_t count = specs.size() - first;
+      bodyOs << "  timer.stop(" << first << (count > 1 ? ", " + std::to_string(count) : "")
+             << ");\n";
+    }
   }
 
   auto arenaBytes = fn->getAttrOfType<IntegerAttr>("gpipe.arena_bytes");
@@ -1115,6 +1228,8 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
                                  "  unsigned char *arena = ctx.arena.data();\n",
                                  bytes);
   }
+  if (!specs.empty())
+    functionsOs << "  gp::OpTimer timer(ctx, " << index << ");\n";
   functionsOs << body << "}\n\n";
   return success();
 }
@@ -1219,11 +1334,20 @@ LogicalResult Emitter::emitProgram() {
       tablesOs << "};\n";
       (isArg ? args : results) = name;
     }
+    std::string ops;
+    if (!opSpecs[index].empty()) {
+      std::string name = llvm::formatv("f{0}_ops", index).str();
+      tablesOs << "const gp::OpSpec " << name << "[] = {\n";
+      for (const std::string &op : opSpecs[index])
+        tablesOs << "    " << op << ",\n";
+      tablesOs << "};\n";
+      ops = llvm::formatv(", {0}, {1}", name, opSpecs[index].size()).str();
+    }
     auto arenaBytes = fn->getAttrOfType<IntegerAttr>("gpipe.arena_bytes");
-    specsOs << llvm::formatv("    {{{0}, {1}, {2}, {3}, {4}, {5}, {6}},\n",
+    specsOs << llvm::formatv("    {{{0}, {1}, {2}, {3}, {4}, {5}, {6}{7}},\n",
                              cString(fn.getSymName()), functionNames[index], fn.getNumArguments(),
                              fn.getNumResults(), args, results,
-                             arenaBytes ? arenaBytes.getInt() : 0);
+                             arenaBytes ? arenaBytes.getInt() : 0, ops);
   }
   tablesOs << "\nconst gp::FunctionSpec kFunctions[] = {\n" << specs << "};\n\n";
 
@@ -1309,6 +1433,20 @@ LogicalResult Emitter::emit(llvm::raw_ostream &os) {
       name = "fn_" + identifier(fn.getSymName()) + "_" + std::to_string(k);
     functionNames.push_back(name);
   }
+  opSpecs.resize(program.functions.size());
+  if (options.timeOps)
+    for (const StageFunctions &stage : program.schedule.functions)
+      for (auto [fwdName, bwdName] : {std::pair(&stage.forward, &stage.backward),
+                                      std::pair(&stage.forwardKeep, &stage.backwardKeep)}) {
+        if (bwdName->empty())
+          continue;
+        func::FuncOp bwd = program.functions[program.index.lookup(*bwdName)];
+        backwardFunctions.insert(bwd);
+        if (!fwdName->empty())
+          for (Operation *op :
+               recomputedOps(program.functions[program.index.lookup(*fwdName)], bwd))
+            recomputed.insert(op);
+      }
   for (auto [index, fn] : llvm::enumerate(program.functions))
     if (failed(emitFunction(fn, index)))
       return failure();

@@ -229,9 +229,11 @@ bool CostModel::loadProfile(StringRef path, std::string &error) {
     error = "profile '" + path.str() + "' needs an 'ops' array";
     return false;
   }
-  llvm::StringMap<Operation *> byName;
+  // A node may be several ops: its measured time goes to the first, the
+  // others count nothing (the runtime's profile sums them).
+  llvm::StringMap<SmallVector<Operation *, 1>> byName;
   for (Operation *op : order)
-    byName[nodeName(op)] = op;
+    byName[nodeName(op)].push_back(op);
   for (auto &entry : *list) {
     auto *e = entry.getAsObject();
     auto name = e ? e->getString("name") : std::nullopt;
@@ -245,10 +247,12 @@ bool CostModel::loadProfile(StringRef path, std::string &error) {
       error = "profile '" + path.str() + "' names no op of the model: '" + name->str() + "'";
       return false;
     }
-    OpCost &c = costs[it->second];
-    c.forwardTime = *fwd * 1e-3;
-    c.backwardTime = e->getNumber("backward_ms").value_or(2 * *fwd) * 1e-3;
-    c.measured = true;
+    for (auto [i, op] : llvm::enumerate(it->second)) {
+      OpCost &c = costs[op];
+      c.forwardTime = i == 0 ? *fwd * 1e-3 : 0.0;
+      c.backwardTime = i == 0 ? e->getNumber("backward_ms").value_or(2 * *fwd) * 1e-3 : 0.0;
+      c.measured = true;
+    }
   }
   return true;
 }

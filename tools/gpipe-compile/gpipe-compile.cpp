@@ -57,6 +57,10 @@ static cl::opt<std::string> cxx("cxx", cl::desc("The C++ compiler"), cl::init("c
 static cl::opt<unsigned> optLevel("opt-level", cl::desc("-O level of the C++ compiler"),
                                   cl::init(2), cl::cat(category));
 static cl::opt<bool> verbose("v", cl::desc("Print the compiler command"), cl::cat(category));
+static cl::opt<bool> timeOps("time-ops",
+                             cl::desc("Build the trainer with op timing, for its --profile "
+                                      "(default on; a branch per op when not profiling)"),
+                             cl::init(true), cl::cat(category));
 
 
 static gpipe::TrainingCommandLine training(trainCategory, pipelineCategory);
@@ -131,7 +135,9 @@ int main(int argc, char **argv) {
     llvm::raw_fd_ostream os(source, ec, llvm::sys::fs::OF_Text);
     if (ec)
       return fail("cannot write '" + source + "': " + ec.message());
-    if (failed(gpipe::emitCpp(*module, os)))
+    gpipe::CppEmitOptions emitOptions;
+    emitOptions.timeOps = timeOps;
+    if (failed(gpipe::emitCpp(*module, os, emitOptions)))
       return 1;
   }
   auto removeSource = llvm::make_scope_exit([&] {

@@ -262,7 +262,7 @@ int main(int argc, char **argv) {
       return fail("--batch-norm must be micro-batch or deferred, got '" + batchNormMode + "'");
   } else if (training.anyPipelineFlag()) {
     return fail("--micro-batches, --schedule, --recompute, --memory-budget, --batch-norm, "
-                "--devices and --balance need --stages");
+                "--devices, --balance and --cost-profile need --stages");
   }
 
   OwningOpRef<ModuleOp> module;

@@ -53,6 +53,11 @@ static cl::opt<std::string> evalFunction(
     cl::desc("With --emit-cpp: the inference function the program evaluates with, when the "
              "module has it (default eval)"),
     cl::init("eval"), cl::cat(category));
+static cl::opt<bool> timeOps(
+    "time-ops",
+    cl::desc("With --emit-cpp: time every op when the trainer runs with --profile (gpipe-compile "
+             "does)"),
+    cl::cat(category));
 static cl::opt<int64_t> batchSize(
     "batch-size",
     cl::desc("Bind every symbolic leading dimension of the inputs to this size"),
@@ -80,6 +85,7 @@ template <typename Fail> static int emitCppMain(Fail fail) {
   gpipe::CppEmitOptions options;
   options.fuseElementwise = fuseElementwise;
   options.evalFunction = evalFunction;
+  options.timeOps = timeOps;
   if (failed(gpipe::emitCpp(*module, os, options)) || diagnostics.errors())
     return 1;
   std::string error;

@@ -48,6 +48,8 @@ struct TrainingFlags {
   int64_t stages = 0, microBatches = 1;
   std::string schedule = "gpipe", recompute = "full", batchNorm = "micro-batch";
   std::string balance = "time";
+  /// Measured per-op times for the partition (empty: the estimates).
+  std::string costProfile;
   double memoryBudget = 0;
   std::vector<std::string> devices;
 };

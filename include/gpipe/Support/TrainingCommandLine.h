@@ -35,6 +35,7 @@ struct TrainingCommandLine {
   llvm::cl::opt<std::string> batchNorm;
   llvm::cl::list<std::string> devices;
   llvm::cl::opt<std::string> balance;
+  llvm::cl::opt<std::string> costProfile;
 };
 
 } // namespace mlir::gpipe

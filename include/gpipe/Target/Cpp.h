@@ -31,6 +31,12 @@ struct CppEmitOptions {
   /// `eval-function`): when the module has it, the program includes it as
   /// gp::Program::evalFunction. Empty: none.
   std::string evalFunction = "eval";
+  /// Builds the program with op timing: each function (but the optimizer
+  /// update) times its kernel calls and fused loops into `ctx.profile` when
+  /// the trainer sets one (`--profile`), and lists them, with their ONNX
+  /// nodes and phases (forward, backward, recomputed forward), in its
+  /// gp::FunctionSpec::ops.
+  bool timeOps = false;
 };
 
 /// Plans the memory of every function the pipelined program runs

@@ -41,7 +41,7 @@ const char *kUsage =
     "          [--save FILE.onnx] [--save-params DIR] [--log FILE.jsonl]\n"
     "          [--eval-data [NAME=]FILE.npy --eval-labels FILE.npy]\n"
     "          [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]\n"
-    "          [--trace FILE.json] [--no-progress]\n"
+    "          [--trace FILE.json] [--profile FILE.json] [--no-progress]\n"
     "A pipelined training program compiled by gpipe-compile: %d stages, %d micro-batches,\n"
     "schedule %s, recompute %s; each step takes %lld rows.\n";
 
@@ -132,7 +132,7 @@ private:
 
 struct Options {
   std::map<std::string, std::string> data, evalData;
-  std::string labels, evalLabels, save, saveParams, log, checkpoint, resume, trace;
+  std::string labels, evalLabels, save, saveParams, log, checkpoint, resume, trace, profile;
   long long steps = 0, epochs = 0, logEvery = 1, checkpointEvery = 0;
   bool shuffle = false, progress = true;
   unsigned seed = 0;
@@ -220,6 +220,9 @@ bool parse(int argc, char **argv, const Program &program, Options &o, std::strin
     } else if (arg == "--trace") {
       if (!value(o.trace))
         return false;
+    } else if (arg == "--profile") {
+      if (!value(o.profile))
+        return false;
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else {
@@ -241,6 +244,13 @@ bool parse(int argc, char **argv, const Program &program, Options &o, std::strin
   }
   if (!o.evalData.empty() && program.evalFunction < 0) {
     error = "this program has no evaluation function";
+    return false;
+  }
+  if (!o.profile.empty() &&
+      std::none_of(program.functions, program.functions + program.numFunctions,
+                   [](const FunctionSpec &f) { return f.numOps > 0; })) {
+    error = "--profile needs a program built with op timing (gpipe-compile without "
+            "--time-ops=false)";
     return false;
   }
   return true;
@@ -519,6 +529,112 @@ private:
   std::mutex mutex;
 };
 
+/// An OpProfile sized for `program`: an entry per function, one per op.
+OpProfile emptyProfile(const Program &program) {
+  OpProfile p;
+  p.seconds.resize(program.numFunctions);
+  for (int32_t f = 0; f < program.numFunctions; ++f)
+    p.seconds[f].assign(program.functions[f].numOps, 0.0);
+  return p;
+}
+
+/// The profile's times in one f64 tensor (to send to rank 0), and back.
+Tensor flatten(const OpProfile &p) {
+  std::vector<double> all;
+  for (const std::vector<double> &f : p.seconds)
+    all.insert(all.end(), f.begin(), f.end());
+  int64_t n = static_cast<int64_t>(all.size());
+  Tensor t = Tensor::allocate(GP_F64, 1, &n);
+  if (!t.empty() && n > 0)
+    std::memcpy(t.view()->data, all.data(), n * sizeof(double));
+  return t;
+}
+bool addFlat(OpProfile &p, const Tensor &t) {
+  size_t total = 0;
+  for (const std::vector<double> &f : p.seconds)
+    total += f.size();
+  if (t.empty() || t.view()->dtype != GP_F64 ||
+      gp_numel(t.view()) != static_cast<int64_t>(total))
+    return false;
+  const double *v = static_cast<const double *>(t.view()->data);
+  for (std::vector<double> &f : p.seconds)
+    for (double &x : f)
+      x += *v++;
+  return true;
+}
+
+std::string jsonString(const char *s) {
+  std::string out = "\"";
+  for (; *s; ++s) {
+    unsigned char c = static_cast<unsigned char>(*s);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+/// Writes the profile in the format the cost model reads
+/// (`gpipe-partition profile=`): per ONNX node, in the order the program
+/// lists its ops, the milliseconds its forward ops, gradient ops and
+/// recomputed forward ops took per micro-batch (the compiled functions'
+/// batch), averaged over the `steps` steps profiled, of
+/// `program.microBatches` micro-batches each. Ops without a node (the loss)
+/// are left out.
+bool writeProfile(std::FILE *f, const Program &program, const std::vector<OpProfile> &profiles,
+                  long long steps, std::string &error) {
+  struct Node {
+    double forward = 0, backward = 0, recompute = 0;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Node> nodes;
+  for (int32_t fn = 0; fn < program.numFunctions; ++fn) {
+    const FunctionSpec &spec = program.functions[fn];
+    for (int32_t i = 0; i < spec.numOps; ++i) {
+      const OpSpec &op = spec.ops[i];
+      if (!op.node)
+        continue;
+      auto [it, inserted] = nodes.try_emplace(op.node);
+      if (inserted)
+        order.push_back(op.node);
+      double seconds = 0;
+      for (const OpProfile &p : profiles)
+        seconds += p.seconds[fn][i];
+      (op.phase == OpPhase::Forward    ? it->second.forward
+       : op.phase == OpPhase::Backward ? it->second.backward
+                                       : it->second.recompute) += seconds;
+    }
+  }
+  int64_t micro = program.numInputs ? program.inputs[0].dims[0] : 1;
+  double calls = static_cast<double>(std::max(1LL, steps)) * program.microBatches;
+  std::fprintf(f,
+               "{\"steps\": %lld, \"micro_batches\": %d, \"micro_batch_size\": %lld,\n"
+               " \"ops\": [\n",
+               steps, program.microBatches, static_cast<long long>(micro));
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Node &n = nodes[order[i]];
+    std::fprintf(f,
+                 "  {\"name\": %s, \"forward_ms\": %.6g, \"backward_ms\": %.6g, "
+                 "\"recompute_ms\": %.6g}%s\n",
+                 jsonString(order[i].c_str()).c_str(), n.forward * 1e3 / calls,
+                 n.backward * 1e3 / calls, n.recompute * 1e3 / calls,
+                 i + 1 < order.size() ? "," : "");
+  }
+  std::fprintf(f, "]}\n");
+  if (std::ferror(f)) {
+    error = "cannot write the profile";
+    return false;
+  }
+  return true;
+}
+
 /// A one-line progress bar on a terminal (stderr), redrawn in place.
 void drawProgress(long long step, long long steps, double loss, double samplesPerSecond) {
   constexpr int kWidth = 30;
@@ -587,10 +703,18 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::FILE *log = nullptr;
   if (leader && !o.log.empty() && !(log = std::fopen(o.log.c_str(), "w")))
     return fail("cannot write '" + o.log + "'");
+  std::FILE *profileFile = nullptr;
+  if (leader && !o.profile.empty() && !(profileFile = std::fopen(o.profile.c_str(), "w")))
+    return fail("cannot write '" + o.profile + "'");
 
   Params main(program, weights);
   std::vector<std::unique_ptr<Params>> stageParams;
   std::vector<FunctionContext> contexts(program.stages);
+  // --profile: each stage times its ops into its own profile (from the
+  // first step it times on; see the loop).
+  std::vector<OpProfile> profiles;
+  if (!o.profile.empty())
+    profiles.assign(program.stages, emptyProfile(program));
   for (int s = 0; s < program.stages; ++s) {
     stageParams.push_back(std::make_unique<Params>(program, weights, &main));
     contexts[s].params = stageParams.back().get();
@@ -669,13 +793,19 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::map<std::string, int> paramIndex;
   for (int i = 0; i < program.numParams; ++i)
     paramIndex[program.params[i].name] = i;
-  enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13 };
+  enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13, kProfile = 14 };
   const FunctionSpec &update = program.functions[program.updateFunction];
   FunctionContext updateCtx;
   updateCtx.params = &main;
   auto start = std::chrono::steady_clock::now();
+  // The first step run warms up (arenas, caches, thread pools) and is not
+  // profiled, unless it is the only one.
+  long long profiledFrom = steps > firstStep ? firstStep + 1 : firstStep;
   for (long long step = firstStep; step <= steps; ++step) {
     currentStep = step;
+    if (step == profiledFrom && !profiles.empty())
+      for (int s = 0; s < program.stages; ++s)
+        contexts[s].profile = &profiles[s];
     // Whole batches only; a new epoch starts (reshuffled) when one does not fit.
     if (cursor + batch > data.rows) {
       cursor = 0;
@@ -801,6 +931,22 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
                    samplesPerSecond);
   }
   std::fflush(stdout);
+  // The op times of every stage reach rank 0.
+  if (distributed && !profiles.empty()) {
+    if (!leader) {
+      TaggedTensors mine{{mpi.rank(), flatten(profiles[mpi.rank()])}};
+      if (!mpi.sendTensors(0, kProfile, mine, error))
+        return fail(error);
+    } else {
+      for (int r = 1; r < program.stages; ++r) {
+        TaggedTensors theirs;
+        if (!mpi.recvTensors(r, kProfile, theirs, error))
+          return fail(error);
+        if (theirs.size() != 1 || !addFlat(profiles[r], theirs[0].second))
+          return fail("a malformed op profile from rank " + std::to_string(r));
+      }
+    }
+  }
   // The files and the evaluation are the leader's.
   if (!leader)
     return 0;
@@ -808,6 +954,12 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     return fail("cannot write '" + o.log + "'");
   if (!o.trace.empty() && !trace.write(o.trace, program.stages, error))
     return fail(error);
+  if (profileFile) {
+    bool written = writeProfile(profileFile, program, profiles,
+                                steps >= profiledFrom ? steps - profiledFrom + 1 : 0, error);
+    if (std::fclose(profileFile) != 0 || !written)
+      return fail("cannot write '" + o.profile + "'");
+  }
   // Every parameter with an initializer: the trained values.
   std::map<std::string, const gp_tensor *> trained;
   for (int i = 0; i < program.numParams; ++i) {

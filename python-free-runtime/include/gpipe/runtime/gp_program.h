@@ -16,6 +16,7 @@
 
 #include "gpipe/runtime/gp_runtime.h"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -71,6 +72,15 @@ public:
   virtual bool set(int index, const gp_tensor &value, std::string &error) = 0;
 };
 
+/// Per-op times of a program built with op timing (`gpipe-compile`'s
+/// default; `gpipe-translate --emit-cpp --time-ops`).
+struct OpProfile {
+  /// seconds[f][i]: the time op i of function f (`FunctionSpec::ops[i]`)
+  /// took, summed over the calls. Whoever points a context here sizes it:
+  /// one entry per function, `numOps` per entry.
+  std::vector<std::vector<double>> seconds;
+};
+
 /// Where a generated function runs: the parameters of its stage and a
 /// scratch arena (the function's `gpipe.arena_bytes`, grown on first use).
 struct FunctionContext {
@@ -78,6 +88,37 @@ struct FunctionContext {
   std::vector<unsigned char> arena;
   /// Set by a failing function: which op failed and why.
   std::string error;
+  /// Where a program built with op timing adds its ops' times; nullptr (the
+  /// default): nothing is timed.
+  OpProfile *profile = nullptr;
+};
+
+/// Times the ops of one call of generated function `function` into
+/// `ctx.profile`; without a profile, start and stop are a branch each.
+class OpTimer {
+public:
+  OpTimer(FunctionContext &ctx, int32_t function)
+      : times(ctx.profile && function >= 0 &&
+                      static_cast<size_t>(function) < ctx.profile->seconds.size()
+                  ? ctx.profile->seconds[function].data()
+                  : nullptr) {}
+  void start() {
+    if (times)
+      begin = std::chrono::steady_clock::now();
+  }
+  /// Adds the time since start() to ops first..first+count-1 in equal
+  /// shares (a fused loop computes `count` ops).
+  void stop(int32_t first, int32_t count = 1) {
+    if (!times)
+      return;
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    for (int32_t i = 0; i < count; ++i)
+      times[first + i] += s / count;
+  }
+
+private:
+  double *times;
+  std::chrono::steady_clock::time_point begin;
 };
 
 /// A generated function: `args` are borrowed; `results` are filled with
@@ -108,6 +149,18 @@ struct ValueSpec {
   int32_t numReturns;
 };
 
+/// Which work a timed op is: the forward, a gradient, or the forward
+/// recomputed in a backward function.
+enum class OpPhase : int32_t { Forward, Backward, Recompute };
+
+/// An op a program built with op timing times (an op of a fused loop: each
+/// gets an equal share of the loop's time).
+struct OpSpec {
+  const char *node; ///< the ONNX node (the op's location); nullptr: none
+  const char *op;   ///< the IR op, e.g. "gpipe.gemm"
+  OpPhase phase;
+};
+
 struct FunctionSpec {
   const char *name;
   Function fn;
@@ -115,6 +168,9 @@ struct FunctionSpec {
   const ValueSpec *args;
   const ValueSpec *results;
   int64_t arenaBytes;
+  /// The ops the function times, in order (none without op timing).
+  const OpSpec *ops = nullptr;
+  int32_t numOps = 0;
 };
 
 enum class ActionKind : int32_t {
