@@ -8,4 +8,5 @@ cd "$root"
 "$root/utils/build.sh" mlir-doc
 cp build/docs/Dialects/GPipeOps.md docs/reference/ops.md
 cp build/docs/Passes/GPipePasses.md docs/reference/passes.md
-echo "updated docs/reference/ops.md and docs/reference/passes.md"
+cp build/docs/Passes/GPipeTargetPasses.md docs/reference/target-passes.md
+echo "updated docs/reference/ops.md, passes.md and target-passes.md"

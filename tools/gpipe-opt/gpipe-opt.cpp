@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gpipe/Dialect/GPipeDialect.h"
+#include "gpipe/Target/Passes.h"
 #include "gpipe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -17,6 +18,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<mlir::gpipe::GPipeDialect, mlir::func::FuncDialect>();
   mlir::gpipe::registerGPipePasses();
+  mlir::gpipe::registerGPipeTargetPasses();
   mlir::gpipe::registerScheduleSvgPipeline();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
