@@ -13,7 +13,6 @@ python3-onnx (for export only).
   /usr/bin/python3 bench/forward_vs_pytorch.py [--build build] [--threads 2]
 """
 import argparse
-import importlib.util
 import os
 import re
 import statistics
@@ -25,15 +24,7 @@ import time
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_models():
-    spec = importlib.util.spec_from_file_location(
-        "export_test_models", os.path.join(ROOT, "utils", "export_test_models.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_models import ROOT, load_models
 
 
 def configs(m):

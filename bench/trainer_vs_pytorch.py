@@ -18,7 +18,6 @@ and python3-onnx (export only); the trainer itself runs without Python.
   /usr/bin/python3 bench/trainer_vs_pytorch.py [--build build] [--threads 2]
 """
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -30,15 +29,7 @@ import time
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_models():
-    spec = importlib.util.spec_from_file_location(
-        "export_test_models", os.path.join(ROOT, "utils", "export_test_models.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_models import ROOT, load_models
 
 
 def configs(m):
