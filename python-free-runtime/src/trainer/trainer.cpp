@@ -706,6 +706,23 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::FILE *profileFile = nullptr;
   if (leader && !o.profile.empty() && !(profileFile = std::fopen(o.profile.c_str(), "w")))
     return fail("cannot write '" + o.profile + "'");
+  // Every output path is tried before training, so a bad one costs no
+  // training time: the trace file is created now and written at the end,
+  // the checkpoint directory is created and a file tried in it.
+  if (leader && !o.trace.empty()) {
+    std::FILE *f = std::fopen(o.trace.c_str(), "w");
+    if (!f)
+      return fail("cannot write '" + o.trace + "'");
+    std::fclose(f);
+  }
+  if (leader && !o.checkpoint.empty()) {
+    std::string probe = o.checkpoint + "/checkpoint.bin.tmp";
+    std::FILE *f = nullptr;
+    if (!ensureDir(o.checkpoint, error) || !(f = std::fopen(probe.c_str(), "w")))
+      return fail(error.empty() ? "cannot write checkpoints to '" + o.checkpoint + "'" : error);
+    std::fclose(f);
+    std::remove(probe.c_str());
+  }
 
   Params main(program, weights);
   std::vector<std::unique_ptr<Params>> stageParams;
