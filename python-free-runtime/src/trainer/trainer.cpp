@@ -709,6 +709,15 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   // Every output path is tried before training, so a bad one costs no
   // training time: the trace file is created now and written at the end,
   // the checkpoint directory is created and a file tried in it.
+  if (leader && !o.save.empty()) {
+    // The model is written to FILE.tmp and renamed; try that name now.
+    std::string probe = o.save + ".tmp";
+    std::FILE *f = std::fopen(probe.c_str(), "w");
+    if (!f)
+      return fail("cannot write '" + o.save + "'");
+    std::fclose(f);
+    std::remove(probe.c_str());
+  }
   if (leader && !o.trace.empty()) {
     std::FILE *f = std::fopen(o.trace.c_str(), "w");
     if (!f)
