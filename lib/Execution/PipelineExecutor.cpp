@@ -23,20 +23,6 @@ struct StageFuncs {
   func::FuncOp recomputing[2], keeping[2];
 };
 
-gp::ActionKind runtimeKind(ActionKind kind) {
-  switch (kind) {
-  case ActionKind::Forward: return gp::ActionKind::Forward;
-  case ActionKind::Recompute: return gp::ActionKind::Recompute;
-  case ActionKind::Backward: return gp::ActionKind::Backward;
-  case ActionKind::SendActivation: return gp::ActionKind::SendActivation;
-  case ActionKind::RecvActivation: return gp::ActionKind::RecvActivation;
-  case ActionKind::SendGradient: return gp::ActionKind::SendGradient;
-  case ActionKind::RecvGradient: return gp::ActionKind::RecvGradient;
-  case ActionKind::Update: return gp::ActionKind::Update;
-  }
-  return gp::ActionKind::Update;
-}
-
 } // namespace
 
 FailureOr<PipelineResult>
@@ -67,7 +53,7 @@ mlir::gpipe::runPipeline(ModuleOp module, StringRef function, const Schedule &sc
   for (int s = 0; s < k; ++s) {
     std::vector<gp::Action> program;
     for (const Action &a : schedule.programs[s])
-      program.push_back({runtimeKind(a.kind), a.microBatch, a.peer});
+      program.push_back({a.kind, a.microBatch, a.peer});
     plan.programs.push_back(std::move(program));
 
     gp::PipelineStage &info = plan.stageInfo[s];

@@ -12,6 +12,8 @@
 #ifndef GPIPE_TRANSFORMS_SCHEDULE_H
 #define GPIPE_TRANSFORMS_SCHEDULE_H
 
+#include "gpipe/runtime/gp_program.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,16 +28,9 @@ enum class ScheduleKind { GPipe, OneFOneB };
 /// recomputing the rest (Auto).
 enum class RecomputePolicy { None, Full, ExceptLast, Auto };
 
-enum class ActionKind {
-  Forward,
-  Recompute,
-  Backward,
-  SendActivation,
-  RecvActivation,
-  SendGradient,
-  RecvGradient,
-  Update,
-};
+/// The actions are the runtime's (gpipe/runtime/gp_program.h), so a
+/// schedule reaches the pipeline engine and generated programs as it is.
+using ActionKind = gp::ActionKind;
 const char *actionName(ActionKind kind);
 
 /// The names the options and the IR use: "gpipe", "1f1b"; "none", "full",
