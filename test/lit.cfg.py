@@ -28,3 +28,25 @@ if shutil.which("mpirun"):
     config.available_features.add("mpirun")
     config.substitutions.append(
         ("%mpirun", "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"))
+
+# The CUDA backend: its tests need it built (a CUDA toolkit with cuDNN and
+# NCCL at configure time); those that run on a GPU need one, and say why
+# they are skipped without.
+if config.gpipe_have_cuda in ("ON", "1", "TRUE"):
+    import subprocess
+    config.available_features.add("cuda-backend")
+    config.substitutions.append(("%nvcc", config.gpipe_nvcc))
+    info = os.path.join(config.gpipe_tools_dir, "gpipe-cuda-info")
+    try:
+        probe = subprocess.run([info], capture_output=True, text=True, timeout=60)
+        found, reason = probe.returncode == 0, probe.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        found, reason = False, "gpipe-cuda-info: " + str(e)
+    if found:
+        config.available_features.add("cuda-gpu")
+    else:
+        config.available_features.add("no-cuda-gpu")
+        lit_config.note("the GPU tests are skipped (UNSUPPORTED): " + reason)
+else:
+    lit_config.note("the CUDA tests are skipped (UNSUPPORTED): gpipe was built without "
+                    "the CUDA backend")

@@ -499,6 +499,7 @@ private:
   LogicalResult emitFunction(func::FuncOp fn, int index);
   LogicalResult emitOp(Operation *op);
   LogicalResult emitFused(const FusedLoop &loop);
+  LogicalResult emitFusedKernel(const FusedLoop &loop);
   LogicalResult emitProgram();
   FailureOr<std::string> valueSpec(func::FuncOp fn, int index, bool isArg, unsigned i);
 
@@ -528,6 +529,11 @@ private:
   ModuleOp module;
   ProgramFunctions &program;
   const CppEmitOptions &options;
+  bool cuda = options.target == CppEmitOptions::Target::Cuda;
+  /// CUDA: the generated kernels of the fused loops.
+  std::string kernels;
+  llvm::raw_string_ostream kernelsOs{kernels};
+  int kernelCounter = 0;
 
   /// Module-level declarations: constants.
   std::string globals;
@@ -603,11 +609,27 @@ std::string Emitter::array(ArrayRef<int64_t> values) {
   return name;
 }
 
-void Emitter::call(Operation *op, const std::string &callExpr) {
+/// Where an op is, for messages: "node (gpipe.op)".
+std::string whereOf(Operation *op) {
   std::string where = op->getName().getStringRef().str();
   if (auto node = nodeName(op->getLoc()))
     where = *node + " (" + where + ")";
-  bodyOs << "  if (" << callExpr << " != GP_OK)\n    return fail(ctx, " << cString(where) << ");\n";
+  return where;
+}
+
+/// Each op pattern writes its kernel call in the CPU form; for CUDA the call
+/// goes to the gp_cuda_ kernel of the same name and arguments, which takes
+/// the stage's context first (gp_cuda.h mirrors gp_runtime.h).
+void Emitter::call(Operation *op, const std::string &callExpr) {
+  std::string expr = callExpr;
+  StringRef cpu = "gp_cpu_";
+  if (cuda && StringRef(expr).starts_with(cpu)) {
+    size_t paren = expr.find('(');
+    expr = "gp_cuda_" + expr.substr(cpu.size(), paren - cpu.size()) + "(cu, " +
+           expr.substr(paren + 1);
+  }
+  bodyOs << "  if (" << expr << " != GP_OK)\n    return fail(ctx, " << cString(whereOf(op))
+         << ");\n";
 }
 
 /// An op with one result computed by one kernel call; `fn` builds the call
@@ -905,7 +927,15 @@ LogicalResult Emitter::emitOp(Operation *op) {
         FailureOr<std::string> c = constant(o);
         if (failed(c))
           return failure();
-        exprs[o.getResult()] = *c;
+        if (!cuda) {
+          exprs[o.getResult()] = *c;
+          return success();
+        }
+        // The device copy the context keeps of the static data.
+        std::string name = "v" + std::to_string(counter++);
+        bodyOs << "  const gp_tensor *" << name << " = nullptr;\n";
+        call(op, llvm::formatv("gp_cuda_constant(cu, {0}, &{1})", *c, name).str());
+        exprs[o.getResult()] = name;
         return success();
       })
       .Case<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp>([&](Operation *) {
@@ -1104,6 +1134,17 @@ LogicalResult Emitter::emitOp(Operation *op) {
         FailureOr<int> index = paramIndex(op, o.getNameAttr());
         if (failed(index))
           return failure();
+        if (cuda) {
+          // A device copy, on the stage's stream, the table keeps.
+          std::string name = "p" + std::to_string(counter++);
+          bodyOs << llvm::formatv(
+              "  gp::Tensor {0};\n"
+              "  if (!gp::cudaCopyOut(ctx, cu, {1}, {0}) || !ctx.params->store({2}, {0}, "
+              "ctx.error))\n    return paramFail(ctx, {3});\n",
+              name, ref(o.getValue()), *index,
+              cString(("cannot store parameter '" + o.getName() + "'").str()));
+          return success();
+        }
         bodyOs << llvm::formatv("  if (!ctx.params->set({0}, {1}, ctx.error))\n"
                                 "    return paramFail(ctx, {2});\n",
                                 *index, ref(o.getValue()),
@@ -1113,9 +1154,15 @@ LogicalResult Emitter::emitOp(Operation *op) {
       .Case([&](func::ReturnOp o) -> LogicalResult {
         // The arena is reused by the next call: results are copied out.
         for (auto [i, v] : llvm::enumerate(o.getOperands()))
-          bodyOs << llvm::formatv("  if (!copyOut(ctx, {0}, results[{1}]))\n"
-                                  "    return GP_ERROR;\n",
+          bodyOs << llvm::formatv(cuda ? "  if (!gp::cudaCopyOut(ctx, cu, {0}, results[{1}]))\n"
+                                         "    return GP_ERROR;\n"
+                                       : "  if (!copyOut(ctx, {0}, results[{1}]))\n"
+                                         "    return GP_ERROR;\n",
                                   ref(v), i);
+        // What the function hands over is complete for any stream.
+        if (cuda)
+          bodyOs << llvm::formatv("  if (gp_cuda_sync(cu) != GP_OK)\n    return fail(ctx, {0});\n",
+                                  cString("@" + op->getParentOfType<func::FuncOp>().getSymName().str()));
         bodyOs << "  return GP_OK;\n";
         return success();
       })
@@ -1129,6 +1176,8 @@ LogicalResult Emitter::emitOp(Operation *op) {
 /// once before the loop; each op is one statement (no contraction across
 /// ops), in the order of the IR.
 LogicalResult Emitter::emitFused(const FusedLoop &loop) {
+  if (cuda)
+    return emitFusedKernel(loop);
   Operation *root = loop.ops.back();
   FailureOr<std::string> out = this->out(root, root->getResult(0));
   if (failed(out))
@@ -1166,6 +1215,108 @@ LogicalResult Emitter::emitFused(const FusedLoop &loop) {
     element[op->getResult(0)] = t;
   }
   bodyOs << llvm::formatv("      y[i] = t{0};\n    }\n  }\n", loop.ops.size() - 1);
+  return success();
+}
+
+/// CUDA: a fused loop is a generated kernel. Its element function computes
+/// the ops in the order of the IR, one statement each, as the CPU loop
+/// does; the kernel runs it in a grid-stride loop, four elements at a time
+/// (float4 loads and stores, coalesced) when the count is a multiple of 4
+/// and every pointer is 16-byte aligned. Single-element leaves are read once
+/// per thread.
+LogicalResult Emitter::emitFusedKernel(const FusedLoop &loop) {
+  Operation *root = loop.ops.back();
+  FailureOr<std::string> out = this->out(root, root->getResult(0));
+  if (failed(out))
+    return failure();
+  auto type = cast<RankedTensorType>(root->getResult(0).getType());
+  int64_t n = type.getNumElements();
+  std::string name = "fused" + std::to_string(kernelCounter++);
+  std::string where;
+  for (Operation *op : loop.ops)
+    where += (where.empty() ? "" : ", ") + op->getName().getStringRef().str();
+
+  // The element function: one parameter per leaf.
+  DenseMap<Value, std::string> element;
+  SmallVector<std::string> params, vectorLeaves, scalarLeaves;
+  for (auto [i, leaf] : llvm::enumerate(loop.leaves)) {
+    std::string x = "x" + std::to_string(i);
+    element[leaf] = x;
+    params.push_back("float " + x);
+    (cast<RankedTensorType>(leaf.getType()).getNumElements() == 1 ? scalarLeaves : vectorLeaves)
+        .push_back(x);
+  }
+  kernelsOs << "// fused: " << where << "\n";
+  kernelsOs << "__device__ __forceinline__ float " << name << "_element("
+            << llvm::join(params, ", ") << ") {\n";
+  for (auto [k, op] : llvm::enumerate(loop.ops)) {
+    std::string a = element.lookup(op->getOperand(0));
+    std::string b = op->getNumOperands() > 1 ? element.lookup(op->getOperand(1)) : "";
+    std::string t = "t" + std::to_string(k);
+    kernelsOs << llvm::formatv("  const float {0} = {1};\n", t, *fusedExpr(op, a, b));
+    element[op->getResult(0)] = t;
+  }
+  kernelsOs << llvm::formatv("  return t{0};\n}\n", loop.ops.size() - 1);
+
+  // The kernel: pointers to every leaf, the output, the count, the path.
+  SmallVector<std::string> kernelParams;
+  for (auto [i, leaf] : llvm::enumerate(loop.leaves))
+    kernelParams.push_back("const float *p" + std::to_string(i));
+  kernelsOs << "__global__ void " << name << "(" << llvm::join(kernelParams, ", ")
+            << (kernelParams.empty() ? "" : ", ")
+            << "float *y, int64_t n, bool vectorized) {\n";
+  for (const std::string &x : scalarLeaves)
+    kernelsOs << "  const float " << x << " = *p" << x.substr(1) << ";\n";
+  kernelsOs << "  const int64_t stride = int64_t(blockDim.x) * gridDim.x;\n"
+            << "  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;\n"
+            << "  if (vectorized) {\n"
+            << "    for (; i < n / 4; i += stride) {\n";
+  for (const std::string &x : vectorLeaves)
+    kernelsOs << "      const float4 v" << x << " = reinterpret_cast<const float4 *>(p"
+              << x.substr(1) << ")[i];\n";
+  kernelsOs << "      float4 r;\n";
+  for (StringRef lane : {"x", "y", "z", "w"}) {
+    SmallVector<std::string> callArgs;
+    for (auto [i, leaf] : llvm::enumerate(loop.leaves)) {
+      std::string x = "x" + std::to_string(i);
+      bool scalar = cast<RankedTensorType>(leaf.getType()).getNumElements() == 1;
+      callArgs.push_back(scalar ? x : "v" + x + "." + lane.str());
+    }
+    kernelsOs << "      r." << lane << " = " << name << "_element(" << llvm::join(callArgs, ", ")
+              << ");\n";
+  }
+  kernelsOs << "      reinterpret_cast<float4 *>(y)[i] = r;\n    }\n"
+            << "    return;\n  }\n"
+            << "  for (; i < n; i += stride)\n";
+  SmallVector<std::string> callArgs;
+  for (auto [i, leaf] : llvm::enumerate(loop.leaves)) {
+    std::string x = "x" + std::to_string(i);
+    bool scalar = cast<RankedTensorType>(leaf.getType()).getNumElements() == 1;
+    callArgs.push_back(scalar ? x : "p" + std::to_string(i) + "[i]");
+  }
+  kernelsOs << "    y[i] = " << name << "_element(" << llvm::join(callArgs, ", ") << ");\n}\n\n";
+
+  // The launch.
+  SmallVector<std::string> args, aligned;
+  for (Value leaf : loop.leaves) {
+    std::string p = llvm::formatv("static_cast<const float *>(({0})->data)", in(leaf)).str();
+    args.push_back(p);
+    if (cast<RankedTensorType>(leaf.getType()).getNumElements() != 1)
+      aligned.push_back("aligned16(" + p + ")");
+  }
+  std::string y = llvm::formatv("static_cast<float *>(({0})->data)", *out).str();
+  aligned.push_back("aligned16(" + y + ")");
+  args.push_back(y);
+  int64_t units = n % 4 == 0 ? n / 4 : n;
+  bodyOs << "  { // fused: " << where << "\n";
+  bodyOs << llvm::formatv("    const bool vectorized = {0};\n",
+                          n % 4 == 0 ? llvm::join(aligned, " && ") : std::string("false"));
+  bodyOs << llvm::formatv("    {0}<<<gridFor(vectorized ? {1} : {2}), kBlock, 0, stream(cu)>>>({3}, "
+                          "{2}, vectorized);\n",
+                          name, units, n, llvm::join(args, ", "));
+  bodyOs << "  }\n";
+  bodyOs << "  if (gp_cuda_check_launch(" << cString(name) << ") != GP_OK)\n    return fail(ctx, "
+         << cString(whereOf(root)) << ");\n";
   return success();
 }
 
@@ -1207,6 +1358,10 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
       return failure();
     if (timeThis) {
       size_t count = specs.size() - first;
+      // A device op is timed to its end, not to its launch.
+      if (cuda)
+        bodyOs << "  if (timer.active() && gp_cuda_sync(cu) != GP_OK)\n    return fail(ctx, "
+               << cString(whereOf(&op)) << ");\n";
       bodyOs << "  timer.stop(" << first << (count > 1 ? ", " + std::to_string(count) : "")
              << ");\n";
     }
@@ -1222,7 +1377,16 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
                       ? "args"
                       : "")
               << ", gp::Tensor *" << (fn.getNumResults() ? "results" : "") << ") {\n";
-  if (usesArena) {
+  if (cuda)
+    functionsOs << "  gp_cuda_ctx *cu = gp::cudaContext(ctx);\n  if (!cu)\n    return GP_ERROR;\n";
+  if (usesArena && cuda) {
+    // The trainer reserves the largest arena once per stage.
+    functionsOs << llvm::formatv("  unsigned char *arena = nullptr;\n"
+                                 "  if (gp_cuda_arena(cu, {0}, &arena) != GP_OK)\n"
+                                 "    return fail(ctx, {1});\n",
+                                 arenaBytes.getInt(),
+                                 cString("@" + fn.getSymName().str() + " (its arena)"));
+  } else if (usesArena) {
     int64_t bytes = arenaBytes.getInt();
     functionsOs << llvm::formatv("  if (ctx.arena.size() < {0})\n    ctx.arena.resize({0});\n"
                                  "  unsigned char *arena = ctx.arena.data();\n",
@@ -1414,11 +1578,17 @@ LogicalResult Emitter::emitProgram() {
                             cString(pipeline.getSchedule()), cString(pipeline.getRecompute()));
   tablesOs << llvm::formatv("    /*evalFunction=*/{0},\n",
                             program.eval ? program.index.lookup(program.eval.getSymName()) : -1);
+  if (cuda)
+    tablesOs << llvm::formatv("    /*target=*/\"cuda\", /*precision=*/{0},\n",
+                              *cudaPrecision(options.precision));
   tablesOs << "};\n";
   return success();
 }
 
 LogicalResult Emitter::emit(llvm::raw_ostream &os) {
+  if (cuda && !cudaPrecision(options.precision))
+    return module.emitError("cannot emit CUDA: unknown precision '")
+           << options.precision << "' (expected fp32, tf32 or bf16)";
   for (ParamOp p : module.getOps<ParamOp>()) {
     std::string why = unsupportedType(p.getType());
     if (!why.empty())
@@ -1453,12 +1623,14 @@ LogicalResult Emitter::emit(llvm::raw_ostream &os) {
   if (failed(emitProgram()))
     return failure();
 
-  os << "// Generated by gpipe-translate --emit-cpp";
+  os << "// Generated by gpipe-translate " << (cuda ? "--emit-cuda" : "--emit-cpp");
   if (auto source = module->getAttrOfType<StringAttr>("gpipe.source"))
     os << " from " << source.getValue();
   os << ": the pipelined\n// training step of @" << program.pipeline.getFunction()
-     << " as a program for gp::trainerMain (gp_program.h).\n\n";
-  os << "#include \"gpipe/runtime/gp_program.h\"\n\n";
+     << (cuda ? " as a CUDA program for gp::cudaTrainerMain (gp_cuda_program.h).\n\n"
+              : " as a program for gp::trainerMain (gp_program.h).\n\n");
+  os << (cuda ? "#include \"gpipe/runtime/gp_cuda_program.h\"\n\n#include <cuda_runtime.h>\n\n"
+              : "#include \"gpipe/runtime/gp_program.h\"\n\n");
   os << "#include <cmath>\n#include <cstdint>\n";
   if (needsRandom)
     os << "#include <random>\n";
@@ -1494,12 +1666,31 @@ template <typename T> bool fill(T *data, int64_t n, T value) {
 }
 
 )";
+  if (cuda)
+    os << R"(/// The fused kernels' launch geometry: grid-stride loops over at most
+/// 8 blocks per SM's worth of blocks.
+constexpr int kBlock = 256;
+[[maybe_unused]] unsigned gridFor(int64_t units) {
+  int64_t blocks = (units + kBlock - 1) / kBlock;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks < 65536 ? blocks : 65536);
+}
+[[maybe_unused]] bool aligned16(const void *p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+[[maybe_unused]] cudaStream_t stream(gp_cuda_ctx *cu) {
+  return static_cast<cudaStream_t>(gp_cuda_ctx_stream(cu));
+}
+
+)";
   if (!constants.empty())
     os << "// Constants.\n" << globals << "\n";
+  if (!kernels.empty())
+    os << "// Fused elementwise kernels.\n" << kernels;
   os << functions;
   os << "// The program.\n" << tables;
   os << "\n} // namespace\n\n";
-  os << "int main(int argc, char **argv) { return gp::trainerMain(kProgram, argc, argv); }\n";
+  os << "int main(int argc, char **argv) { return gp::" << (cuda ? "cudaTrainerMain" : "trainerMain")
+     << "(kProgram, argc, argv); }\n";
   return success();
 }
 
@@ -1508,6 +1699,16 @@ template <typename T> bool fill(T *data, int64_t n, T value) {
 //===----------------------------------------------------------------------===//
 // Entry points
 //===----------------------------------------------------------------------===//
+
+std::optional<int> mlir::gpipe::cudaPrecision(StringRef name) {
+  if (name == "fp32")
+    return 0;
+  if (name == "tf32")
+    return 1;
+  if (name == "bf16")
+    return 2;
+  return std::nullopt;
+}
 
 LogicalResult mlir::gpipe::prepareForCpp(ModuleOp module, const CppEmitOptions &options) {
   FailureOr<ProgramFunctions> program = findProgram(module, options);

@@ -2,9 +2,10 @@
 //
 // Imports an ONNX model at the micro-batch size, builds its training step,
 // partitions and schedules it (the same passes as gpipe-run --stages),
-// emits the pipelined program as C++ (gpipe-translate --emit-cpp), and
-// compiles and links it with the trainer runtime into a standalone
-// executable: no Python and no MLIR at run time.
+// emits the pipelined program as C++ (gpipe-translate --emit-cpp; for
+// --target cuda, CUDA C++ as gpipe-translate --emit-cuda writes it), and
+// compiles and links it with the trainer runtime (c++, or nvcc and the CUDA
+// trainer) into a standalone executable: no Python and no MLIR at run time.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,16 +43,30 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"), 
                                       cl::cat(category));
 static cl::opt<std::string> outputFile("o", cl::desc("The training executable to write"),
                                        cl::value_desc("file"), cl::Required, cl::cat(category));
-static cl::opt<std::string> target("target", cl::desc("cpu (cuda: not built yet)"),
+static cl::opt<std::string> target("target",
+                                   cl::desc("cpu (C++ and OpenBLAS) or cuda (CUDA C++ for nvcc, "
+                                            "cuBLASLt, cuDNN)"),
                                    cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> cudaArch("cuda-arch",
+                                     cl::desc("--target cuda: the GPUs to compile for, e.g. "
+                                              "sm_90 (H100/H200, the default) or sm_80 (A100)"),
+                                     cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string> precision("precision",
+                                      cl::desc("--target cuda: fp32, tf32 (TF32 tensor cores) "
+                                               "or bf16 (bf16 operands, fp32 accumulation, "
+                                               "fp32 master weights and optimizer state)"),
+                                      cl::init("fp32"), cl::cat(category));
+static cl::opt<std::string> nvcc("nvcc", cl::desc("--target cuda: the CUDA compiler"),
+                                 cl::init(GPIPE_NVCC), cl::cat(category));
 static cl::opt<int64_t> batchSize("batch-size",
                                   cl::desc("The mini-batch size (divisible by --micro-batches)"),
                                   cl::Required, cl::cat(category));
 static cl::list<std::string> dims("dim", cl::desc("Bind a symbolic dimension (name=size)"),
                                   cl::cat(category));
 static cl::opt<std::string> emitSource("emit-source",
-                                       cl::desc("Also keep the generated C++ source here"),
-                                       cl::value_desc("file.cpp"), cl::cat(category));
+                                       cl::desc("Also keep the generated C++ (or CUDA) source "
+                                                "here"),
+                                       cl::value_desc("file.cpp|file.cu"), cl::cat(category));
 static cl::opt<std::string> cxx("cxx", cl::desc("The C++ compiler"), cl::init("c++"),
                                 cl::cat(category));
 static cl::opt<unsigned> optLevel("opt-level", cl::desc("-O level of the C++ compiler"),
@@ -77,10 +92,20 @@ int main(int argc, char **argv) {
     llvm::errs() << "gpipe-compile: error: " << msg << "\n";
     return 1;
   };
-  if (target == "cuda")
-    return fail("--target cuda is not built yet; use --target cpu");
-  if (target != "cpu")
+  if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
+  bool cuda = target == "cuda";
+  if (cuda && !GPIPE_HAVE_CUDA)
+    return fail("--target cuda: this gpipe was built without the CUDA backend (no CUDA "
+                "toolkit with cuDNN and NCCL was found when it was configured)");
+  if (!gpipe::cudaPrecision(precision))
+    return fail("--precision must be fp32, tf32 or bf16, got '" + precision + "'");
+  if (!cuda && (precision.getNumOccurrences() || cudaArch.getNumOccurrences()))
+    return fail("--precision and --cuda-arch apply to --target cuda");
+  if (!llvm::StringRef(cudaArch).starts_with("sm_") ||
+      !llvm::all_of(llvm::StringRef(cudaArch).drop_front(3), llvm::isDigit) ||
+      cudaArch.size() < 5)
+    return fail("--cuda-arch must name a GPU architecture such as sm_90, got '" + cudaArch + "'");
   if (!gpipe::isONNXPath(inputFile))
     return fail("the input must be an ONNX model (.onnx or .onnxtxt), got '" + inputFile + "'");
   int64_t microBatches = training.microBatches;
@@ -116,18 +141,21 @@ int main(int argc, char **argv) {
   gpipe::TrainingFlags flags = training.flags();
   flags.stages = stages;
   if (flags.devices.empty())
-    flags.devices.push_back(GPIPE_DEFAULT_DEVICE);
+    flags.devices.push_back(cuda ? GPIPE_DEFAULT_CUDA_DEVICE : GPIPE_DEFAULT_DEVICE);
   PassManager pm(&context);
   if (failed(parsePassPipeline(gpipe::trainingPassPipeline(flags), pm)) ||
       failed(pm.run(*module)))
     return 1;
 
-  // The C++ source: kept where asked, else a temporary file.
+  // The source: kept where asked, else a temporary file. nvcc tells CUDA
+  // sources by their name: a CUDA source kept under another name is
+  // compiled from a temporary .cu copy.
   llvm::SmallString<256> source;
-  if (!emitSource.empty()) {
+  bool temporary = emitSource.empty() || (cuda && !llvm::StringRef(emitSource).ends_with(".cu"));
+  if (!temporary) {
     source = emitSource;
-  } else if (std::error_code ec =
-                 llvm::sys::fs::createTemporaryFile("gpipe-trainer", "cpp", source)) {
+  } else if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+                 "gpipe-trainer", cuda ? "cu" : "cpp", source)) {
     return fail("cannot create a temporary file: " + ec.message());
   }
   {
@@ -137,28 +165,61 @@ int main(int argc, char **argv) {
       return fail("cannot write '" + source + "': " + ec.message());
     gpipe::CppEmitOptions emitOptions;
     emitOptions.timeOps = timeOps;
+    if (cuda) {
+      emitOptions.target = gpipe::CppEmitOptions::Target::Cuda;
+      emitOptions.precision = precision;
+    }
     if (failed(gpipe::emitCpp(*module, os, emitOptions)))
       return 1;
   }
-  auto removeSource = llvm::make_scope_exit([&] {
-    if (emitSource.empty())
+  llvm::scope_exit removeSource([&] {
+    if (temporary)
       llvm::sys::fs::remove(source);
   });
+  if (temporary && !emitSource.empty())
+    if (std::error_code ec = llvm::sys::fs::copy_file(source, emitSource))
+      return fail("cannot write '" + emitSource + "': " + ec.message());
 
-  llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName(cxx);
+  llvm::ErrorOr<std::string> compiler =
+      llvm::sys::findProgramByName(cuda ? nvcc.getValue() : cxx.getValue());
   if (!compiler)
-    return fail("cannot find the C++ compiler '" + cxx + "' (--cxx)");
-  std::vector<std::string> args = {*compiler, "-std=c++17", "-O" + std::to_string(optLevel),
-                                   "-fopenmp", "-I", GPIPE_RUNTIME_INCLUDE, source.str().str(),
-                                   "-o", outputFile.getValue()};
-  for (llvm::StringRef lib : llvm::split(llvm::StringRef(GPIPE_TRAINER_LIBS), ';')) {
-    if (lib.empty())
-      continue;
+    return fail(cuda ? "cannot find the CUDA compiler '" + nvcc + "' (--nvcc)"
+                     : "cannot find the C++ compiler '" + cxx + "' (--cxx)");
+  std::vector<std::string> args = {*compiler, "-std=c++17", "-O" + std::to_string(optLevel)};
+  if (cuda) {
+    // Host code on the host compiler, device code for the named GPUs.
+    args.insert(args.end(), {"-arch=" + cudaArch.getValue(), "-Xcompiler", "-fopenmp"});
+  } else {
+    args.push_back("-fopenmp");
+  }
+  args.insert(args.end(), {"-I", GPIPE_RUNTIME_INCLUDE, source.str().str(), "-o",
+                           outputFile.getValue()});
+  llvm::SmallVector<llvm::StringRef> libs;
+  if (cuda)
+    llvm::SplitString(GPIPE_CUDA_TRAINER_LIBS, libs, ";");
+  llvm::SplitString(GPIPE_TRAINER_LIBS, libs, ";");
+  for (llvm::StringRef lib : libs) {
+    // nvcc takes .a and .so inputs; a versioned name (libopenblas.so.0)
+    // goes to the linker as it is.
+    if (cuda && !lib.ends_with(".a") && !lib.ends_with(".so"))
+      args.push_back("-Xlinker");
     args.push_back(lib.str());
     // Shared libraries outside the loader's default path (OpenBLAS's
     // OpenMP build) are found through the executable's rpath.
-    if (lib.contains(".so"))
-      args.push_back("-Wl,-rpath," + llvm::sys::path::parent_path(lib).str());
+    if (lib.contains(".so")) {
+      std::string dir = llvm::sys::path::parent_path(lib).str();
+      if (cuda)
+        args.insert(args.end(), {"-Xlinker", "-rpath", "-Xlinker", dir});
+      else
+        args.push_back("-Wl,-rpath," + dir);
+    }
+  }
+  if (cuda) {
+    llvm::SmallVector<llvm::StringRef> flags;
+    llvm::SplitString(GPIPE_CUDA_LINK_FLAGS, flags, ";");
+    for (llvm::StringRef f : flags)
+      args.push_back(f.str());
+    args.push_back("-lgomp");
   }
   args.push_back("-lpthread");
   std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
@@ -170,7 +231,8 @@ int main(int argc, char **argv) {
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(*compiler, argRefs, std::nullopt, {}, 0, 0, &error);
   if (rc != 0)
-    return fail("the C++ compiler failed" + (error.empty() ? "" : ": " + error) +
+    return fail(llvm::Twine(cuda ? "nvcc" : "the C++ compiler") + " failed" +
+                (error.empty() ? "" : ": " + error) +
                 " (rerun with -v and --emit-source to see the command and the source)");
   return 0;
 }

@@ -43,19 +43,29 @@ static cl::opt<bool> emitCppFlag(
     cl::desc("Emit the pipelined training step of a gpipe module (after gpipe-pipeline) as a "
              "C++ program for the trainer runtime"),
     cl::cat(category));
+static cl::opt<bool> emitCudaFlag(
+    "emit-cuda",
+    cl::desc("Emit the pipelined training step as a CUDA C++ program (for nvcc) on the CUDA "
+             "runtime: gp_cuda_* kernels, fused elementwise chains as generated kernels"),
+    cl::cat(category));
+static cl::opt<std::string> precision(
+    "precision",
+    cl::desc("With --emit-cuda: fp32 (default), tf32, or bf16 (bf16 operands of matrix "
+             "products and convolutions, fp32 accumulation and master weights)"),
+    cl::init("fp32"), cl::cat(category));
 static cl::opt<bool> fuseElementwise(
     "fuse-elementwise",
-    cl::desc("With --emit-cpp: one loop for each chain of f32 elementwise ops (default on; "
+    cl::desc("With --emit-cpp or --emit-cuda: one loop for each chain of f32 elementwise ops (default on; "
              "=false: a kernel call per op)"),
     cl::init(true), cl::cat(category));
 static cl::opt<std::string> evalFunction(
     "eval-function",
-    cl::desc("With --emit-cpp: the inference function the program evaluates with, when the "
+    cl::desc("With --emit-cpp or --emit-cuda: the inference function the program evaluates with, when the "
              "module has it (default eval)"),
     cl::init("eval"), cl::cat(category));
 static cl::opt<bool> timeOps(
     "time-ops",
-    cl::desc("With --emit-cpp: time every op when the trainer runs with --profile (gpipe-compile "
+    cl::desc("With --emit-cpp or --emit-cuda: time every op when the trainer runs with --profile (gpipe-compile "
              "does)"),
     cl::cat(category));
 static cl::opt<int64_t> batchSize(
@@ -72,7 +82,8 @@ static cl::opt<bool> debugInfo("mlir-print-debuginfo",
                                cl::desc("Print locations (ONNX node names)"),
                                cl::cat(category));
 
-/// `--emit-cpp`: parses the module, plans its memory and writes the C++.
+/// `--emit-cpp` / `--emit-cuda`: parses the module, plans its memory and
+/// writes the C++ (or CUDA C++).
 template <typename Fail> static int emitCppMain(Fail fail) {
   MLIRContext context;
   context.loadDialect<gpipe::GPipeDialect, func::FuncDialect>();
@@ -86,6 +97,10 @@ template <typename Fail> static int emitCppMain(Fail fail) {
   options.fuseElementwise = fuseElementwise;
   options.evalFunction = evalFunction;
   options.timeOps = timeOps;
+  if (emitCudaFlag) {
+    options.target = gpipe::CppEmitOptions::Target::Cuda;
+    options.precision = precision;
+  }
   if (failed(gpipe::emitCpp(*module, os, options)) || diagnostics.errors())
     return 1;
   std::string error;
@@ -106,9 +121,11 @@ int main(int argc, char **argv) {
     llvm::errs() << "gpipe-translate: error: " << msg << "\n";
     return 1;
   };
-  if (importOnnx == emitCppFlag)
-    return fail("choose a translation: --import-onnx or --emit-cpp");
-  if (emitCppFlag)
+  if (importOnnx + emitCppFlag + emitCudaFlag != 1)
+    return fail("choose one translation: --import-onnx, --emit-cpp or --emit-cuda");
+  if (!emitCudaFlag && precision.getNumOccurrences())
+    return fail("--precision applies to --emit-cuda");
+  if (emitCppFlag || emitCudaFlag)
     return emitCppMain(fail);
 
   gpipe::ImportOptions options;

@@ -19,6 +19,7 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir::gpipe {
@@ -37,7 +38,18 @@ struct CppEmitOptions {
   /// nodes and phases (forward, backward, recomputed forward), in its
   /// gp::FunctionSpec::ops.
   bool timeOps = false;
+  /// What the source is for: C++17 on the gp_cpu_* kernels (run by
+  /// gp::trainerMain), or CUDA C++ on the gp_cuda_* kernels, with each
+  /// fused loop a generated kernel, for nvcc (run by gp::cudaTrainerMain).
+  enum class Target { Cpu, Cuda } target = Target::Cpu;
+  /// CUDA: how matrix products and convolutions compute ("fp32", "tf32" or
+  /// "bf16": bf16 operands, f32 accumulation, f32 master weights).
+  std::string precision = "fp32";
 };
+
+/// The gp_cuda_precision value of a --precision name; nullopt for an
+/// unknown one.
+std::optional<int> cudaPrecision(llvm::StringRef name);
 
 /// Plans the memory of every function the pipelined program runs
 /// (gpipe-plan-memory), then writes the program's C++ source to `os`.

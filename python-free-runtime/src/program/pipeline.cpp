@@ -328,9 +328,28 @@ private:
 
 } // namespace
 
+std::unique_ptr<Transport> gp::makeQueueTransport(int stages) {
+  return std::make_unique<QueueTransport>(stages);
+}
+
 bool gp::accumulate(Tensor &acc, const Tensor &value, std::string &error) {
   if (acc.empty()) {
     acc = value;
+    return true;
+  }
+  if (acc.device() >= 0 || value.device() >= 0) {
+    // On the device of whichever is on one (a host seed plus a device
+    // gradient is summed on the device).
+    DeviceMemory *memory = deviceMemory();
+    if (!memory) {
+      error = "cannot sum gradients: a tensor on a device without device memory";
+      return false;
+    }
+    Tensor base = acc.device() >= 0 ? acc : onDevice(acc, value.device(), error);
+    Tensor sum = base.empty() ? Tensor() : memory->add(base, value, error);
+    if (sum.empty())
+      return false;
+    acc = std::move(sum);
     return true;
   }
   Tensor sum = Tensor::allocate(acc.view()->dtype, acc.view()->rank, acc.view()->dims);

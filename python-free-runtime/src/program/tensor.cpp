@@ -27,3 +27,33 @@ Tensor Tensor::copyOf(const gp_tensor &src) {
 }
 
 Tensor Tensor::adopt(const gp_tensor &t) { return Tensor(t, std::shared_ptr<void>(t.data, gp_free)); }
+
+namespace {
+gp::DeviceMemory *installedMemory = nullptr;
+}
+
+void gp::setDeviceMemory(DeviceMemory *memory) { installedMemory = memory; }
+
+gp::DeviceMemory *gp::deviceMemory() { return installedMemory; }
+
+Tensor gp::onHost(const Tensor &t, std::string &error) {
+  if (t.empty() || t.device() < 0)
+    return t;
+  if (!installedMemory) {
+    error = "a tensor on device " + std::to_string(t.device()) + " without device memory";
+    return Tensor();
+  }
+  return installedMemory->toHost(t, error);
+}
+
+Tensor gp::onDevice(const Tensor &t, int device, std::string &error) {
+  if (t.empty() || t.device() == device)
+    return t;
+  if (device < 0)
+    return onHost(t, error);
+  if (!installedMemory) {
+    error = "no device memory for device " + std::to_string(device);
+    return Tensor();
+  }
+  return installedMemory->toDevice(t, device, error);
+}

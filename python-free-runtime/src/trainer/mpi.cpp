@@ -53,7 +53,11 @@ struct Packed {
 
 bool pack(int self, int to, const TaggedTensors &tensors, Packed &p, std::string &error) {
   p.header.assign(1, static_cast<int64_t>(tensors.size()));
-  for (const auto &[key, t] : tensors) {
+  for (const auto &[key, value] : tensors) {
+    // MPI moves host bytes: a device tensor is copied to the host first.
+    Tensor t = onHost(value, error);
+    if (t.empty() && !value.empty())
+      return false;
     const gp_tensor &v = *t.view();
     p.header.push_back(key);
     p.header.push_back(v.dtype);

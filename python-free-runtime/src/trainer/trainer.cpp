@@ -58,11 +58,15 @@ std::string shapeText(gp_dtype dtype, int32_t rank, const int64_t *dims) {
 }
 
 /// Parameter values shared by everything that reads them: the starting
-/// values come from the ONNX model (or zero), loaded on first use.
+/// values come from the ONNX model (or zero), loaded on first use. A device
+/// program's table keeps them on its device.
 class Params : public ParamTable {
 public:
   Params(const Program &program, const OnnxWeights &weights, Params *fallback = nullptr)
       : program(program), weights(weights), fallback(fallback), values(program.numParams) {}
+
+  /// Keeps the values on `device` (-1: the host) from now on.
+  void placeOn(int d) { device = d; }
 
   const gp_tensor *get(int index, std::string &error) override {
     if (index < 0 || index >= program.numParams) {
@@ -75,6 +79,11 @@ public:
     return values[index].view();
   }
   bool set(int index, const gp_tensor &value, std::string &error) override {
+    if (device >= 0) {
+      // The view is device memory only its program's stream may copy.
+      error = "a device program stores parameter values with ParamTable::store";
+      return false;
+    }
     Tensor copy = Tensor::copyOf(value);
     if (copy.empty()) {
       error = "out of memory storing parameter " + std::string(program.params[index].name);
@@ -85,10 +94,34 @@ public:
     written.insert(index);
     return true;
   }
-  /// Shares `value` as parameter `index` (no copy).
-  void share(int index, const Tensor &value) {
+  bool store(int index, Tensor value, std::string &error) override {
+    if (index < 0 || index >= program.numParams) {
+      error = "no parameter " + std::to_string(index);
+      return false;
+    }
+    Tensor placed = onDevice(value, device, error);
+    if (placed.empty() && !value.empty())
+      return false;
     std::lock_guard<std::mutex> lock(mutex);
-    values[index] = value;
+    values[index] = std::move(placed);
+    written.insert(index);
+    return true;
+  }
+  /// Shares `value` as parameter `index` (no copy when it is on this
+  /// table's device).
+  bool share(int index, const Tensor &value, std::string &error) {
+    Tensor placed = onDevice(value, device, error);
+    if (placed.empty() && !value.empty())
+      return false;
+    std::lock_guard<std::mutex> lock(mutex);
+    values[index] = std::move(placed);
+    return true;
+  }
+  /// Parameter `index`'s value in host memory (loaded first if need be).
+  Tensor hostValue(int index, std::string &error) {
+    if (!get(index, error))
+      return Tensor();
+    return onHost(values[index], error);
   }
   const Tensor &value(int index) const { return values[index]; }
   /// The parameters set since the last call.
@@ -105,8 +138,8 @@ private:
       const gp_tensor *v = fallback->get(index, error);
       if (!v)
         return false;
-      values[index] = fallback->value(index);
-      return true;
+      values[index] = onDevice(fallback->value(index), device, error);
+      return !values[index].empty();
     }
     const ParamSpec &p = program.params[index];
     Tensor t = Tensor::allocate(p.dtype, p.rank, p.dims);
@@ -118,8 +151,8 @@ private:
       std::memset(t.view()->data, 0, t.bytes());
     else if (!weights.read(p.initializer, *t.view(), error))
       return false;
-    values[index] = std::move(t);
-    return true;
+    values[index] = onDevice(t, device, error);
+    return !values[index].empty();
   }
 
   const Program &program;
@@ -128,6 +161,7 @@ private:
   std::vector<Tensor> values;
   std::set<int> written;
   std::mutex mutex;
+  int device = -1;
 };
 
 struct Options {
@@ -390,16 +424,29 @@ PipelinePlan planOf(const Program &program) {
   return plan;
 }
 
+/// Calls `fn` in `ctx`; with an accelerator, on the context's device (the
+/// arguments are moved there first).
 bool callFunction(const FunctionSpec &fn, FunctionContext &ctx,
                   const std::vector<Tensor> &args, std::vector<Tensor> &results,
-                  std::string &error) {
+                  std::string &error, Accelerator *accelerator) {
   if (static_cast<int32_t>(args.size()) != fn.numArgs) {
     error = std::string(fn.name) + " takes " + std::to_string(fn.numArgs) + " arguments, got " +
             std::to_string(args.size());
     return false;
   }
+  std::vector<Tensor> placed;
+  if (accelerator) {
+    if (!accelerator->enter(ctx, error))
+      return false;
+    int device = accelerator->deviceOf(ctx);
+    for (const Tensor &t : args) {
+      placed.push_back(onDevice(t, device, error));
+      if (placed.back().empty() && !t.empty())
+        return false;
+    }
+  }
   std::vector<const gp_tensor *> views;
-  for (const Tensor &t : args)
+  for (const Tensor &t : accelerator ? placed : args)
     views.push_back(t.view());
   results.assign(fn.numResults, Tensor());
   if (fn.fn(ctx, views.data(), results.data()) != GP_OK) {
@@ -427,8 +474,8 @@ bool ensureDir(const std::string &dir, std::string &error) {
 /// Runs the evaluation function over `data` in chunks of its batch size
 /// (the last one padded with the first row) and counts the rows whose
 /// highest score is their label.
-bool evaluate(const Program &program, const Data &data, Params &params, int64_t &correct,
-              std::string &error) {
+bool evaluate(const Program &program, const Data &data, FunctionContext &ctx,
+              Accelerator *accelerator, int64_t &correct, std::string &error) {
   const FunctionSpec &eval = program.functions[program.evalFunction];
   const ValueSpec &scores = eval.results[0];
   if (scores.rank != 2) {
@@ -437,8 +484,6 @@ bool evaluate(const Program &program, const Data &data, Params &params, int64_t 
     return false;
   }
   int64_t rows = scores.dims[0], classes = scores.dims[1];
-  FunctionContext ctx;
-  ctx.params = &params;
   size_t labelsIndex = 0;
   for (int i = 0; i < program.numInputs; ++i)
     if (program.inputs[i].isLabels)
@@ -452,9 +497,12 @@ bool evaluate(const Program &program, const Data &data, Params &params, int64_t 
     for (int i = 0; i < program.numInputs; ++i)
       if (!program.inputs[i].isLabels)
         args.push_back(batch[i]);
-    if (!callFunction(eval, ctx, args, results, error))
+    if (!callFunction(eval, ctx, args, results, error, accelerator))
       return false;
-    const gp_tensor &s = *results[0].view();
+    Tensor hostScores = onHost(results[0], error);
+    if (hostScores.empty())
+      return false;
+    const gp_tensor &s = *hostScores.view();
     for (int64_t r = 0; r < rows && first + r < data.rows; ++r) {
       int64_t best = 0;
       auto at = [&](int64_t c) {
@@ -649,7 +697,13 @@ void drawProgress(long long step, long long steps, double loss, double samplesPe
 
 } // namespace
 
-int gp::trainerMain(const Program &program, int argc, char **argv) {
+std::unique_ptr<Transport> gp::Accelerator::transport(std::unique_ptr<Transport> inner,
+                                                       const std::vector<int> &,
+                                                       std::string &) {
+  return inner;
+}
+
+int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *accelerator) {
   const FunctionSpec &lossFn = program.functions[program.lossFunction];
   int64_t micro = program.numInputs ? program.inputs[0].dims[0] : 1;
   int64_t batch = micro * program.microBatches;
@@ -663,6 +717,9 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   std::string error;
   if (!parse(argc, argv, program, o, error))
     return fail(error);
+  if (std::strcmp(program.target, "cpu") != 0 && !accelerator)
+    return fail(std::string("this program was compiled for ") + program.target +
+                " but runs without a device (link it with its target's trainer)");
   // Under mpirun: stage r on rank r; rank 0 leads (update, output, files).
   Mpi mpi;
   bool distributed = Mpi::launched();
@@ -736,6 +793,9 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   Params main(program, weights);
   std::vector<std::unique_ptr<Params>> stageParams;
   std::vector<FunctionContext> contexts(program.stages);
+  // The optimizer update and the evaluation run with the main parameters.
+  FunctionContext updateCtx;
+  updateCtx.params = &main;
   // --profile: each stage times its ops into its own profile (from the
   // first step it times on; see the loop).
   std::vector<OpProfile> profiles;
@@ -744,6 +804,31 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   for (int s = 0; s < program.stages; ++s) {
     stageParams.push_back(std::make_unique<Params>(program, weights, &main));
     contexts[s].params = stageParams.back().get();
+  }
+  // A device program: each local stage's context on its device, the main
+  // parameters on the update's device; released whenever training ends.
+  struct Detach {
+    Accelerator *accelerator;
+    ~Detach() {
+      if (accelerator)
+        accelerator->detach();
+    }
+  } detach{accelerator};
+  if (accelerator) {
+    for (int s = 0; s < program.stages; ++s) {
+      if (distributed && s != mpi.rank())
+        continue;
+      if (!accelerator->attach(s, contexts[s], error))
+        return fail(error);
+      stageParams[s]->placeOn(accelerator->deviceOf(contexts[s]));
+    }
+    if (leader) {
+      if (!accelerator->attach(-1, updateCtx, error))
+        return fail(error);
+      main.placeOn(accelerator->deviceOf(updateCtx));
+    }
+    if (leader)
+      std::printf("%s\n", accelerator->describe().c_str());
   }
   PipelinePlan plan = planOf(program);
   plan.threadsPerStage = perStage;
@@ -760,7 +845,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     int32_t index = keeping ? (backward ? spec.backwardKeep : spec.forwardKeep)
                             : (backward ? spec.backward : spec.forward);
     double begin = trace.now();
-    bool ok = callFunction(program.functions[index], contexts[s], args, results, why);
+    bool ok = callFunction(program.functions[index], contexts[s], args, results, why, accelerator);
     trace.record(s,
                  std::string(backward ? (keeping ? "backward" : "recompute+backward")
                                       : "forward") +
@@ -792,7 +877,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
                   std::to_string(ckpt.order.size()) + " rows, not " + std::to_string(data.rows));
     for (int i = 0; i < program.numParams; ++i)
       if (!ckpt.values[i].empty())
-        main.share(i, ckpt.values[i]);
+        if (!main.share(i, ckpt.values[i], error))
+          return fail(error);
     order = ckpt.order;
     cursor = ckpt.cursor;
     std::istringstream(ckpt.rngState) >> rng;
@@ -810,19 +896,33 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     std::ostringstream state;
     state << rng;
     ckpt.rngState = state.str();
-    for (int i = 0; i < program.numParams; ++i)
-      ckpt.values.push_back(main.value(i));
+    for (int i = 0; i < program.numParams; ++i) {
+      ckpt.values.push_back(onHost(main.value(i), error));
+      if (ckpt.values.back().empty() && !main.value(i).empty())
+        return false;
+    }
     return writeCheckpoint(o.checkpoint, program, ckpt, error);
   };
   bool progress = leader && o.progress && isatty(fileno(stderr));
   std::unique_ptr<Transport> transport = distributed ? mpi.transport() : nullptr;
+  std::vector<int> localStages;
+  if (distributed)
+    localStages.push_back(mpi.rank());
+  else
+    for (int s = 0; s < program.stages; ++s)
+      localStages.push_back(s);
+  if (accelerator) {
+    if (!transport)
+      transport = makeQueueTransport(program.stages);
+    transport = accelerator->transport(std::move(transport), localStages, error);
+    if (!transport)
+      return fail(error);
+  }
   std::map<std::string, int> paramIndex;
   for (int i = 0; i < program.numParams; ++i)
     paramIndex[program.params[i].name] = i;
   enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13, kProfile = 14 };
   const FunctionSpec &update = program.functions[program.updateFunction];
-  FunctionContext updateCtx;
-  updateCtx.params = &main;
   auto start = std::chrono::steady_clock::now();
   // The first step run warms up (arenas, caches, thread pools) and is not
   // profiled, unless it is the only one.
@@ -860,9 +960,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
         seeds[mb].push_back(std::move(seed));
       }
     PipelineRun run;
-    bool ran = distributed ? runPipeline(plan, runner, inputs, seeds, run, error, transport.get(),
-                                         {mpi.rank()})
-                           : runPipeline(plan, runner, inputs, seeds, run, error);
+    bool ran = runPipeline(plan, runner, inputs, seeds, run, error, transport.get(), localStages);
     if (!ran)
       return fail("step " + std::to_string(step) + ": " + error);
     // The main store sees what the stages stored, the update reads it, and
@@ -889,7 +987,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
           !mpi.recvTensors(0, kUpdated, updated, error))
         return fail("step " + std::to_string(step) + ": " + error);
       for (auto &[index, value] : updated)
-        mine.share(static_cast<int>(index), value);
+        if (!mine.share(static_cast<int>(index), value, error))
+          return fail(error);
       continue;
     }
     if (distributed) {
@@ -900,7 +999,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
             (r == program.stages - 1 && !mpi.recvTensors(r, kLosses, lossValues, error)))
           return fail("step " + std::to_string(step) + ": " + error);
         for (auto &[index, value] : stored)
-          main.share(static_cast<int>(index), value);
+          if (!main.share(static_cast<int>(index), value, error))
+            return fail(error);
         for (auto &[index, grad] : grads)
           if (!accumulate(run.paramGrads[program.params[index].name], grad, error))
             return fail(error);
@@ -910,7 +1010,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     }
     for (auto &sp : stageParams)
       for (int index : sp->takeWritten())
-        main.share(index, sp->value(index));
+        if (!main.share(index, sp->value(index), error))
+          return fail(error);
     std::vector<Tensor> grads;
     for (int32_t a = 0; a < update.numArgs; ++a) {
       const char *name = program.params[update.args[a].a].name;
@@ -921,13 +1022,14 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
     }
     std::vector<Tensor> none;
     double updateStart = trace.now();
-    if (!callFunction(update, updateCtx, grads, none, error))
+    if (!callFunction(update, updateCtx, grads, none, error, accelerator))
       return fail("step " + std::to_string(step) + ": " + error);
     trace.record(program.stages, "update", updateStart, trace.now(), step);
     TaggedTensors updated;
     for (int index : main.takeWritten()) {
       for (auto &sp : stageParams)
-        sp->share(index, main.value(index));
+        if (!sp->share(index, main.value(index), error))
+          return fail(error);
       updated.emplace_back(index, main.value(index));
     }
     if (distributed)
@@ -935,8 +1037,12 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
         if (!mpi.sendTensors(r, kUpdated, updated, error))
           return fail("step " + std::to_string(step) + ": " + error);
     double loss = 0;
-    for (int mb = 0; mb < program.microBatches; ++mb)
-      loss += scalarOf(losses[mb]);
+    for (int mb = 0; mb < program.microBatches; ++mb) {
+      Tensor value = onHost(losses[mb], error);
+      if (value.empty())
+        return fail("step " + std::to_string(step) + ": " + error);
+      loss += scalarOf(value);
+    }
     loss /= program.microBatches;
     if (!std::isfinite(loss))
       return fail("the loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
@@ -988,13 +1094,16 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   }
   // Every parameter with an initializer: the trained values.
   std::map<std::string, const gp_tensor *> trained;
+  std::vector<Tensor> hostValues;
+  hostValues.reserve(program.numParams);
   for (int i = 0; i < program.numParams; ++i) {
     const ParamSpec &p = program.params[i];
     if (!p.initializer)
       continue;
-    const gp_tensor *value = main.get(i, error);
-    if (!value)
+    hostValues.push_back(main.hostValue(i, error));
+    if (hostValues.back().empty())
       return fail(error);
+    const gp_tensor *value = hostValues.back().view();
     trained[p.initializer] = value;
     if (!o.saveParams.empty()) {
       std::string file = p.initializer;
@@ -1013,7 +1122,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv) {
   }
   if (!o.evalData.empty()) {
     int64_t correct = 0;
-    if (!evaluate(program, evalData, main, correct, error))
+    if (!evaluate(program, evalData, updateCtx, accelerator, correct, error))
       return fail(error);
     std::printf("accuracy: %.4f (%lld of %lld)\n", double(correct) / evalData.rows,
                 static_cast<long long>(correct), static_cast<long long>(evalData.rows));

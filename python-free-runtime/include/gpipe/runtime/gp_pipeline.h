@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -97,6 +98,9 @@ public:
   /// flight.
   virtual bool finish(std::string &error) { return true; }
 };
+
+/// The in-process transport: a FIFO per pair of stages and direction.
+std::unique_ptr<Transport> makeQueueTransport(int stages);
 
 struct PipelineRun {
   /// outputs[mb][i]: model result i of micro-batch mb.

@@ -24,7 +24,10 @@
 
 namespace gp {
 
-/// An owning tensor; copies share the storage.
+class Transport;
+
+/// An owning tensor; copies share the storage. Its data is in host memory,
+/// or on a device (device() >= 0: a CUDA device of the CUDA trainer).
 class Tensor {
 public:
   Tensor() = default;
@@ -35,10 +38,13 @@ public:
   static Tensor copyOf(const gp_tensor &src);
   /// Takes ownership of the malloc'ed data of `t` (as gp_npy_read returns).
   static Tensor adopt(const gp_tensor &t);
-  /// A view of `view`'s elements kept alive by `storage`.
-  Tensor(const gp_tensor &view, std::shared_ptr<void> storage)
-      : tensor(view), storage(std::move(storage)) {}
+  /// A view of `view`'s elements kept alive by `storage`, on `device` (-1:
+  /// the host).
+  Tensor(const gp_tensor &view, std::shared_ptr<void> storage, int device = -1)
+      : tensor(view), storage(std::move(storage)), location(device) {}
   const std::shared_ptr<void> &owner() const { return storage; }
+  /// -1: host memory; otherwise the device the data is on.
+  int device() const { return location; }
 
   bool empty() const { return !tensor.data; }
   gp_tensor *view() { return &tensor; }
@@ -48,7 +54,29 @@ public:
 private:
   gp_tensor tensor{};
   std::shared_ptr<void> storage;
+  int location = -1;
 };
+
+/// Moves tensors between the host and devices; a backend with device memory
+/// installs one (setDeviceMemory) before it creates device tensors. Every
+/// call is complete when it returns.
+class DeviceMemory {
+public:
+  virtual ~DeviceMemory() = default;
+  /// A host copy of device tensor `t`.
+  virtual Tensor toHost(const Tensor &t, std::string &error) = 0;
+  /// `t` (host or device) on `device`: `t` itself when it is there.
+  virtual Tensor toDevice(const Tensor &t, int device, std::string &error) = 0;
+  /// a + b on a's device (b moved there first).
+  virtual Tensor add(const Tensor &a, const Tensor &b, std::string &error) = 0;
+};
+void setDeviceMemory(DeviceMemory *memory);
+DeviceMemory *deviceMemory();
+/// `t` in host memory: itself, or a copy from its device; empty with
+/// `error` set on failure.
+Tensor onHost(const Tensor &t, std::string &error);
+/// `t` on `device` (-1: the host).
+Tensor onDevice(const Tensor &t, int device, std::string &error);
 
 /// One parameter (or optimizer state) of the program.
 struct ParamSpec {
@@ -70,6 +98,9 @@ public:
   virtual const gp_tensor *get(int index, std::string &error) = 0;
   /// Stores a copy of `value` as parameter `index`'s new value.
   virtual bool set(int index, const gp_tensor &value, std::string &error) = 0;
+  /// Stores `value` itself (no copy) as parameter `index`'s new value: a
+  /// device program's copy of a value it computed.
+  virtual bool store(int index, Tensor value, std::string &error) = 0;
 };
 
 /// Per-op times of a program built with op timing (`gpipe-compile`'s
@@ -91,6 +122,9 @@ struct FunctionContext {
   /// Where a program built with op timing adds its ops' times; nullptr (the
   /// default): nothing is timed.
   OpProfile *profile = nullptr;
+  /// A device program's stage context (a gp_cuda_ctx for CUDA programs):
+  /// its device, stream and library handles; nullptr on the CPU.
+  void *device = nullptr;
 };
 
 /// Times the ops of one call of generated function `function` into
@@ -102,6 +136,8 @@ public:
                       static_cast<size_t>(function) < ctx.profile->seconds.size()
                   ? ctx.profile->seconds[function].data()
                   : nullptr) {}
+  /// Whether this call is timed (a device program then waits for each op).
+  bool active() const { return times != nullptr; }
   void start() {
     if (times)
       begin = std::chrono::steady_clock::now();
@@ -222,11 +258,47 @@ struct Program {
   /// at the micro-batch size: its arguments are the model inputs, its first
   /// result the scores; -1 when the program has none.
   int32_t evalFunction = -1;
+  /// Where the functions run: "cpu", or "cuda" (tensors in device memory,
+  /// run by gp::cudaTrainerMain).
+  const char *target = "cpu";
+  /// CUDA programs: how matrix products and convolutions compute (a
+  /// gp_cuda_precision: 0 fp32, 1 tf32, 2 bf16).
+  int32_t precision = 0;
+};
+
+/// How a trainer runs functions on devices: the CUDA trainer supplies one;
+/// the CPU trainer runs without.
+class Accelerator {
+public:
+  virtual ~Accelerator() = default;
+  /// One line for the log: the devices and which stages run where.
+  virtual std::string describe() const = 0;
+  /// Prepares the context stage `stage` runs in (-1: the optimizer update
+  /// and evaluation, on the device that holds the main parameters).
+  virtual bool attach(int stage, FunctionContext &ctx, std::string &error) = 0;
+  /// The device `ctx`'s functions run on (its arguments must be there).
+  virtual int deviceOf(const FunctionContext &ctx) const = 0;
+  /// Called on the thread that is about to run a function in `ctx`.
+  virtual bool enter(FunctionContext &ctx, std::string &error) = 0;
+  /// Releases the contexts (called before the trainer returns).
+  virtual void detach() {}
+  /// The stage-to-stage transport: `inner` (in-process queues, or MPI
+  /// between processes) as it is, or wrapped to move device tensors between
+  /// devices; `localStages` run in this process. nullptr with `error` set
+  /// on failure.
+  virtual std::unique_ptr<Transport> transport(std::unique_ptr<Transport> inner,
+                                               const std::vector<int> &localStages,
+                                               std::string &error);
 };
 
 /// Runs the trainer's command line (`--data --labels --steps ...`) on
-/// `program`; returns the process exit status.
-int trainerMain(const Program &program, int argc, char **argv);
+/// `program`; returns the process exit status. With `accelerator`, the
+/// functions run on its devices.
+int trainerMain(const Program &program, int argc, char **argv,
+                Accelerator *accelerator = nullptr);
+/// trainerMain on CUDA devices (libgpipe_trainer_cuda): a stage per GPU
+/// thread, stages sharing GPUs when there are fewer GPUs than stages.
+int cudaTrainerMain(const Program &program, int argc, char **argv);
 
 } // namespace gp
 

@@ -1,0 +1,89 @@
+//===- cuda_internal.h - shared pieces of the CUDA backend ------*- C++ -*-===//
+//
+// The context behind gp_cuda_ctx, status checks that turn every CUDA,
+// cuBLAS and cuDNN error into a message naming the call, and the launch
+// geometry and N-d index helpers the kernels share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GPIPE_RUNTIME_CUDA_CUDA_INTERNAL_H
+#define GPIPE_RUNTIME_CUDA_CUDA_INTERNAL_H
+
+#include "../common.h"
+#include "gpipe/runtime/gp_cuda.h"
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+struct gp_cuda_ctx {
+  int device = 0;
+  gp_cuda_precision precision = GP_PRECISION_FP32;
+  cudaStream_t stream = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  /// cuBLASLt and cuDNN workspace (gp::cuda::workspace grows it).
+  void *workspace = nullptr;
+  size_t workspaceBytes = 0;
+  /// The function arena (gp_cuda_arena).
+  unsigned char *arena = nullptr;
+  size_t arenaBytes = 0;
+  /// Device copies of constants, by host address.
+  struct Constant {
+    void *data = nullptr;
+    gp_tensor view{};
+  };
+  std::unordered_map<const void *, Constant> constants;
+};
+
+namespace gp::cuda {
+
+/// GP_OK, or GP_ERROR with "`call`: <CUDA's message>".
+gp_status check(cudaError_t status, const char *call);
+gp_status check(cublasStatus_t status, const char *call);
+gp_status check(cudnnStatus_t status, const char *call);
+
+/// At least `bytes` of the context's workspace (grown after waiting for the
+/// stream); nullptr with the error set on failure.
+void *workspace(gp_cuda_ctx *ctx, size_t bytes);
+
+/// Threads per block of the elementwise kernels, and the grid for `n`
+/// elements (grid-stride loops cover the rest).
+constexpr int kThreads = 256;
+inline unsigned blocksFor(int64_t n) {
+  int64_t blocks = (n + kThreads - 1) / kThreads;
+  if (blocks < 1)
+    blocks = 1;
+  return static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8);
+}
+
+/// Dimensions and strides passed by value to a kernel.
+struct Shape {
+  int32_t rank = 0;
+  int64_t dims[GP_MAX_RANK] = {};
+  /// Strides (in elements) of the tensor the index is read from; 0 on
+  /// broadcast dimensions.
+  int64_t strides[GP_MAX_RANK] = {};
+};
+
+#ifdef __CUDACC__
+/// The offset in a tensor with `s.strides` of element `i` of a row-major
+/// tensor with `s.dims`.
+__device__ inline int64_t offsetOf(const Shape &s, int64_t i) {
+  int64_t offset = 0;
+  for (int32_t d = s.rank - 1; d >= 0; --d) {
+    int64_t q = i / s.dims[d];
+    offset += (i - q * s.dims[d]) * s.strides[d];
+    i = q;
+  }
+  return offset;
+}
+#endif
+
+} // namespace gp::cuda
+
+#endif // GPIPE_RUNTIME_CUDA_CUDA_INTERNAL_H

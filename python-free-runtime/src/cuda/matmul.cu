@@ -1,0 +1,492 @@
+//===- matmul.cu - matmul and gemm through cuBLASLt -----------------------===//
+//
+// cuBLASLt is column-major and the runtime's tensors are row-major. A
+// row-major [r, c] matrix is the column-major [c, r] matrix of its transpose,
+// so out = op(a) op(b) is computed as out^T = op(b)^T op(a)^T: b's memory is
+// cuBLASLt's A operand, a's memory its B operand and the result is the
+// column-major [n, m] matrix that is out's memory. A bias row of out (one
+// value per column of the row-major result) is then one value per row of the
+// column-major result, which is what CUBLASLT_EPILOGUE_BIAS adds.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cuda_internal.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <climits>
+
+using namespace gp;
+using gp::cuda::check;
+
+namespace {
+
+/// cuBLASLt's workspace; the size NVIDIA recommends for Hopper.
+constexpr size_t kLtWorkspaceBytes = size_t(32) << 20;
+
+size_t roundUp256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+/// The largest power of two, up to 256, that divides `bits`: the alignment
+/// of an address, or of every address built from the OR-ed offsets.
+uint32_t alignmentOf(uint64_t bits) {
+  uint32_t align = 256;
+  while (align > 1 && bits % align)
+    align /= 2;
+  return align;
+}
+
+__global__ void toBf16Kernel(const float *in, __nv_bfloat16 *out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(in[i]);
+}
+
+/// out = scale * c broadcast to out's shape (`s` holds out's dims and c's
+/// strides).
+__global__ void broadcastKernel(const float *c, cuda::Shape s, float scale,
+                                float *out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = scale * c[cuda::offsetOf(s, i)];
+}
+
+/// Owners of cuBLASLt descriptors, so that every path destroys them.
+struct OpDesc {
+  cublasLtMatmulDesc_t d = nullptr;
+  OpDesc() = default;
+  OpDesc(const OpDesc &) = delete;
+  OpDesc &operator=(const OpDesc &) = delete;
+  ~OpDesc() {
+    if (d)
+      cublasLtMatmulDescDestroy(d);
+  }
+};
+struct Layout {
+  cublasLtMatrixLayout_t d = nullptr;
+  Layout() = default;
+  Layout(const Layout &) = delete;
+  Layout &operator=(const Layout &) = delete;
+  ~Layout() {
+    if (d)
+      cublasLtMatrixLayoutDestroy(d);
+  }
+};
+struct Preference {
+  cublasLtMatmulPreference_t d = nullptr;
+  Preference() = default;
+  Preference(const Preference &) = delete;
+  Preference &operator=(const Preference &) = delete;
+  ~Preference() {
+    if (d)
+      cublasLtMatmulPreferenceDestroy(d);
+  }
+};
+
+template <typename T>
+gp_status setAttr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr,
+                  const T &value) {
+  return check(cublasLtMatmulDescSetAttribute(d, attr, &value, sizeof value),
+               "cublasLtMatmulDescSetAttribute");
+}
+template <typename T>
+gp_status setAttr(cublasLtMatrixLayout_t d,
+                  cublasLtMatrixLayoutAttribute_t attr, const T &value) {
+  return check(cublasLtMatrixLayoutSetAttribute(d, attr, &value, sizeof value),
+               "cublasLtMatrixLayoutSetAttribute");
+}
+template <typename T>
+gp_status setAttr(cublasLtMatmulPreference_t d,
+                  cublasLtMatmulPreferenceAttributes_t attr, const T &value) {
+  return check(
+      cublasLtMatmulPreferenceSetAttribute(d, attr, &value, sizeof value),
+      "cublasLtMatmulPreferenceSetAttribute");
+}
+
+/// One row-major product, or a strided batch of them:
+/// out[m, n] = alpha * op(a) op(b) + beta * out (+ bias[n] on every row).
+struct Spec {
+  int64_t m = 0, n = 0, k = 0;
+  bool transA = false, transB = false;
+  int32_t batch = 1;
+  /// Elements between consecutive matrices of the batch (0: one matrix
+  /// shared by all); out's matrices are always dense.
+  int64_t strideA = 0, strideB = 0;
+  float alpha = 1.0f, beta = 0.0f;
+  const float *bias = nullptr;
+  /// Alignments (bytes) of every address the plan is run on.
+  uint32_t alignA = 256, alignB = 256, alignOut = 256;
+};
+
+/// The operands in the element type cuBLASLt reads (bf16 copies in the
+/// workspace with --precision=bf16) and cuBLASLt's own workspace.
+struct Operands {
+  const void *a = nullptr, *b = nullptr;
+  size_t elemBytes = sizeof(float);
+  cudaDataType_t type = CUDA_R_32F;
+  void *ltWorkspace = nullptr;
+};
+
+gp_status prepareOperands(gp_cuda_ctx *ctx, const gp_tensor *a,
+                          const gp_tensor *b, const char *what, Operands &ops) {
+  bool bf16 = ctx->precision == GP_PRECISION_BF16;
+  int64_t na = gp_numel(a), nb = gp_numel(b);
+  size_t aBytes = bf16 ? roundUp256(na * sizeof(__nv_bfloat16)) : 0;
+  size_t bBytes = bf16 ? roundUp256(nb * sizeof(__nv_bfloat16)) : 0;
+  auto *ws = static_cast<unsigned char *>(
+      cuda::workspace(ctx, kLtWorkspaceBytes + aBytes + bBytes));
+  if (!ws)
+    return GP_ERROR;
+  ops.ltWorkspace = ws;
+  if (!bf16) {
+    ops.a = a->data;
+    ops.b = b->data;
+    return GP_OK;
+  }
+  auto *a16 = reinterpret_cast<__nv_bfloat16 *>(ws + kLtWorkspaceBytes);
+  auto *b16 =
+      reinterpret_cast<__nv_bfloat16 *>(ws + kLtWorkspaceBytes + aBytes);
+  toBf16Kernel<<<cuda::blocksFor(na), cuda::kThreads, 0, ctx->stream>>>(
+      static_cast<const float *>(a->data), a16, na);
+  if (gp_cuda_check_launch(what) != GP_OK)
+    return GP_ERROR;
+  toBf16Kernel<<<cuda::blocksFor(nb), cuda::kThreads, 0, ctx->stream>>>(
+      static_cast<const float *>(b->data), b16, nb);
+  if (gp_cuda_check_launch(what) != GP_OK)
+    return GP_ERROR;
+  ops.a = a16;
+  ops.b = b16;
+  ops.elemBytes = sizeof(__nv_bfloat16);
+  ops.type = CUDA_R_16BF;
+  return GP_OK;
+}
+
+/// cuBLASLt's descriptors and algorithm for one Spec, built once and run on
+/// as many operand addresses as the Spec's alignments allow.
+class Plan {
+public:
+  gp_status init(gp_cuda_ctx *ctx, const Spec &spec, const Operands &ops) {
+    this->ctx = ctx;
+    this->spec = spec;
+    workspace = ops.ltWorkspace;
+    cublasComputeType_t compute = ctx->precision == GP_PRECISION_TF32
+                                      ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                      : CUBLAS_COMPUTE_32F;
+    if (check(cublasLtMatmulDescCreate(&op.d, compute, CUDA_R_32F),
+              "cublasLtMatmulDescCreate"))
+      return GP_ERROR;
+    // cuBLASLt's A is b and its B is a (see the file comment).
+    cublasOperation_t opLtA = spec.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t opLtB = spec.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (setAttr(op.d, CUBLASLT_MATMUL_DESC_TRANSA, opLtA) ||
+        setAttr(op.d, CUBLASLT_MATMUL_DESC_TRANSB, opLtB))
+      return GP_ERROR;
+    if (spec.bias) {
+      // The bias has out's element type (f32), cuBLASLt's default.
+      const void *bias = spec.bias;
+      if (setAttr(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                  CUBLASLT_EPILOGUE_BIAS) ||
+          setAttr(op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias))
+        return GP_ERROR;
+    }
+    // Row-major shapes of one stored matrix of a and of b; each is the
+    // column-major matrix with rows and columns swapped.
+    int64_t aRows = spec.transA ? spec.k : spec.m,
+            aCols = spec.transA ? spec.m : spec.k;
+    int64_t bRows = spec.transB ? spec.n : spec.k,
+            bCols = spec.transB ? spec.k : spec.n;
+    if (check(cublasLtMatrixLayoutCreate(&ltA.d, ops.type, bCols, bRows, bCols),
+              "cublasLtMatrixLayoutCreate") ||
+        check(cublasLtMatrixLayoutCreate(&ltB.d, ops.type, aCols, aRows, aCols),
+              "cublasLtMatrixLayoutCreate") ||
+        check(cublasLtMatrixLayoutCreate(&ltD.d, CUDA_R_32F, spec.n, spec.m,
+                                         spec.n),
+              "cublasLtMatrixLayoutCreate"))
+      return GP_ERROR;
+    if (spec.batch > 1) {
+      int64_t strideD = spec.m * spec.n;
+      if (setAttr(ltA.d, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, spec.batch) ||
+          setAttr(ltA.d, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                  spec.strideB) ||
+          setAttr(ltB.d, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, spec.batch) ||
+          setAttr(ltB.d, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                  spec.strideA) ||
+          setAttr(ltD.d, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, spec.batch) ||
+          setAttr(ltD.d, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, strideD))
+        return GP_ERROR;
+    }
+    Preference pref;
+    uint64_t maxWorkspace = kLtWorkspaceBytes;
+    if (check(cublasLtMatmulPreferenceCreate(&pref.d),
+              "cublasLtMatmulPreferenceCreate") ||
+        setAttr(pref.d, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                maxWorkspace) ||
+        setAttr(pref.d, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                spec.alignB) ||
+        setAttr(pref.d, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                spec.alignA) ||
+        setAttr(pref.d, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                spec.alignOut) ||
+        setAttr(pref.d, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                spec.alignOut))
+      return GP_ERROR;
+    cublasLtMatmulHeuristicResult_t result{};
+    int returned = 0;
+    // C is D (in place): the same layout serves both.
+    if (check(cublasLtMatmulAlgoGetHeuristic(ctx->lt, op.d, ltA.d, ltB.d, ltD.d,
+                                             ltD.d, pref.d, 1, &result,
+                                             &returned),
+              "cublasLtMatmulAlgoGetHeuristic"))
+      return GP_ERROR;
+    if (returned < 1 || result.state != CUBLAS_STATUS_SUCCESS)
+      return fail("cublasLtMatmulAlgoGetHeuristic: no algorithm for [" +
+                  std::to_string(spec.m) + ", " + std::to_string(spec.k) +
+                  "] x [" + std::to_string(spec.k) + ", " +
+                  std::to_string(spec.n) + "] (batch " +
+                  std::to_string(spec.batch) + ")");
+    algo = result.algo;
+    return GP_OK;
+  }
+
+  gp_status run(const void *a, const void *b, float *out) const {
+    return check(cublasLtMatmul(ctx->lt, op.d, &spec.alpha, b, ltA.d, a, ltB.d,
+                                &spec.beta, out, ltD.d, out, ltD.d, &algo,
+                                workspace, kLtWorkspaceBytes, ctx->stream),
+                 "cublasLtMatmul");
+  }
+
+private:
+  gp_cuda_ctx *ctx = nullptr;
+  Spec spec;
+  OpDesc op;
+  Layout ltA, ltB, ltD;
+  cublasLtMatmulAlgo_t algo{};
+  void *workspace = nullptr;
+};
+
+/// Fails unless a, b and out are all f32 (the dtypes already agree).
+gp_status expectF32(const gp_tensor *a, const gp_tensor *b,
+                    const gp_tensor *out, const char *what) {
+  std::string w(what);
+  if (expect(a, (w + ": a").c_str(), GP_F32) ||
+      expect(b, (w + ": b").c_str(), GP_F32) ||
+      expect(out, (w + ": result").c_str(), GP_F32))
+    return GP_ERROR;
+  return GP_OK;
+}
+
+} // namespace
+
+extern "C" gp_status gp_cuda_matmul(gp_cuda_ctx *ctx, const gp_tensor *a,
+                                    const gp_tensor *b, gp_tensor *out) {
+  if (!ctx || !a || !b || !out)
+    return fail("matmul: missing operand");
+  if (a->dtype != b->dtype || out->dtype != a->dtype)
+    return fail("matmul: operands " + describe(a) + ", " + describe(b) +
+                " and result " + describe(out) + " differ in element type");
+  if (expectF32(a, b, out, "matmul"))
+    return GP_ERROR;
+  if (a->rank < 1 || b->rank < 1)
+    return fail("matmul: operands must have rank >= 1");
+  // numpy promotes a 1-D a to a row and a 1-D b to a column.
+  std::vector<int64_t> ad = dimsOf(a), bd = dimsOf(b);
+  if (ad.size() == 1)
+    ad.insert(ad.begin(), 1);
+  if (bd.size() == 1)
+    bd.push_back(1);
+  int64_t m = ad[ad.size() - 2], k = ad.back(), n = bd.back();
+  if (bd[bd.size() - 2] != k)
+    return fail("matmul: contracting dimensions of " + describe(a) + " and " +
+                describe(b) + " differ");
+  size_t batchRank = std::max(ad.size(), bd.size()) - 2;
+  std::vector<int64_t> batch(batchRank);
+  for (size_t i = 0; i < batchRank; ++i) {
+    auto dimAt = [&](const std::vector<int64_t> &d) {
+      size_t r = d.size() - 2;
+      return i + r >= batchRank ? d[i + r - batchRank] : int64_t(1);
+    };
+    int64_t x = dimAt(ad), y = dimAt(bd);
+    if (x != y && x != 1 && y != 1)
+      return fail("matmul: batch dimensions of " + describe(a) + " and " +
+                  describe(b) + " do not broadcast");
+    batch[i] = x == 1 ? y : x;
+  }
+  int64_t numBatch = 1;
+  for (int64_t d : batch)
+    numBatch *= d;
+  if (numBatch * m * n != gp_numel(out))
+    return fail("matmul: result " + describe(out) + " has the wrong size");
+  if (numBatch * m * n == 0)
+    return GP_OK;
+  if (k == 0)
+    return check(cudaMemsetAsync(out->data, 0, gp_numel(out) * sizeof(float),
+                                 ctx->stream),
+                 "cudaMemsetAsync");
+
+  // Batch strides in elements of whole matrices (0 where broadcast).
+  auto batchStrides = [&](const std::vector<int64_t> &d) {
+    std::vector<int64_t> s(batchRank, 0);
+    int64_t stride = d[d.size() - 2] * d.back();
+    size_t r = d.size() - 2;
+    for (int64_t i = int64_t(r) - 1; i >= 0; --i) {
+      s[i + batchRank - r] = d[i] == 1 ? 0 : stride;
+      stride *= d[i];
+    }
+    return s;
+  };
+  std::vector<int64_t> as = batchStrides(ad), bs = batchStrides(bd);
+  bool rhsShared = true, lhsDense = true;
+  for (size_t d = 0; d < batchRank; ++d) {
+    rhsShared &= bs[d] == 0 || batch[d] == 1;
+    lhsDense &= as[d] != 0 || batch[d] == 1;
+  }
+
+  Operands ops;
+  if (prepareOperands(ctx, a, b, "gp_cuda_matmul", ops))
+    return GP_ERROR;
+  auto *o = static_cast<float *>(out->data);
+  uint64_t e = ops.elemBytes;
+  Spec spec;
+  spec.n = n;
+  spec.k = k;
+  // One weight matrix for every batch entry: a single [batch * m, k] x
+  // [k, n] product.
+  if (rhsShared && lhsDense) {
+    spec.m = numBatch * m;
+    spec.alignA = alignmentOf(reinterpret_cast<uintptr_t>(ops.a));
+    spec.alignB = alignmentOf(reinterpret_cast<uintptr_t>(ops.b));
+    spec.alignOut = alignmentOf(reinterpret_cast<uintptr_t>(o));
+    Plan plan;
+    if (plan.init(ctx, spec, ops))
+      return GP_ERROR;
+    return plan.run(ops.a, ops.b, o);
+  }
+
+  // The innermost batch dimensions over which each operand's matrices are
+  // evenly spaced (dense, or one matrix for all) become one strided-batched
+  // call; the outer ones are looped over.
+  int64_t strideA = -1, strideB = -1, inner = 1;
+  size_t split = batchRank;
+  for (int64_t d = int64_t(batchRank) - 1; d >= 0; --d) {
+    if (batch[d] == 1) {
+      split = d;
+      continue;
+    }
+    // The innermost non-trivial dimension (inner == 1) sets the spacing.
+    int64_t sa = strideA < 0 ? as[d] : strideA,
+            sb = strideB < 0 ? bs[d] : strideB;
+    if (as[d] != sa * inner || bs[d] != sb * inner ||
+        inner * batch[d] > INT32_MAX)
+      break;
+    strideA = sa;
+    strideB = sb;
+    inner *= batch[d];
+    split = d;
+  }
+  spec.m = m;
+  spec.batch = static_cast<int32_t>(inner);
+  spec.strideA = std::max<int64_t>(strideA, 0);
+  spec.strideB = std::max<int64_t>(strideB, 0);
+  uint64_t aBits = reinterpret_cast<uintptr_t>(ops.a) | spec.strideA * e;
+  uint64_t bBits = reinterpret_cast<uintptr_t>(ops.b) | spec.strideB * e;
+  for (size_t d = 0; d < split; ++d) {
+    aBits |= as[d] * e;
+    bBits |= bs[d] * e;
+  }
+  spec.alignA = alignmentOf(aBits);
+  spec.alignB = alignmentOf(bBits);
+  spec.alignOut = alignmentOf(reinterpret_cast<uintptr_t>(o) |
+                              uint64_t(m * n) * sizeof(float));
+  Plan plan;
+  if (plan.init(ctx, spec, ops))
+    return GP_ERROR;
+  int64_t outer = numBatch / inner;
+  const auto *a0 = static_cast<const unsigned char *>(ops.a);
+  const auto *b0 = static_cast<const unsigned char *>(ops.b);
+  for (int64_t bi = 0; bi < outer; ++bi) {
+    int64_t rem = bi, ao = 0, bo = 0;
+    for (int64_t d = int64_t(split) - 1; d >= 0; --d) {
+      int64_t c = rem % batch[d];
+      rem /= batch[d];
+      ao += c * as[d];
+      bo += c * bs[d];
+    }
+    if (plan.run(a0 + ao * e, b0 + bo * e, o + bi * inner * m * n))
+      return GP_ERROR;
+  }
+  return GP_OK;
+}
+
+extern "C" gp_status gp_cuda_gemm(gp_cuda_ctx *ctx, const gp_tensor *a,
+                                  const gp_tensor *b, const gp_tensor *c,
+                                  float alpha, float beta, bool ta, bool tb,
+                                  gp_tensor *out) {
+  if (!ctx || !a || !b || !out)
+    return fail("gemm: missing operand");
+  if (a->rank != 2 || b->rank != 2 || out->rank != 2)
+    return fail("gemm: operands must have rank 2");
+  if (a->dtype != b->dtype || out->dtype != a->dtype ||
+      (c && c->dtype != a->dtype))
+    return fail("gemm: operands differ in element type");
+  if (expectF32(a, b, out, "gemm") || (c && expect(c, "gemm: c", GP_F32)))
+    return GP_ERROR;
+  int64_t m = a->dims[ta ? 1 : 0], k = a->dims[ta ? 0 : 1];
+  int64_t kb = b->dims[tb ? 1 : 0], n = b->dims[tb ? 0 : 1];
+  if (k != kb || out->dims[0] != m || out->dims[1] != n)
+    return fail("gemm: shapes " + describe(a) + " x " + describe(b) + " -> " +
+                describe(out) + " do not agree");
+  if (m == 0 || n == 0)
+    return GP_OK;
+  auto *o = static_cast<float *>(out->data);
+  bool useC = c && beta != 0.0f;
+  cuda::Shape cShape;
+  if (useC) {
+    std::vector<int64_t> dims = dimsOf(out), strides;
+    if (!broadcastStrides(c, dims, strides))
+      return fail("gemm: c " + describe(c) + " does not broadcast to " +
+                  describe(out));
+    cShape.rank = 2;
+    for (int d = 0; d < 2; ++d) {
+      cShape.dims[d] = dims[d];
+      cShape.strides[d] = strides[d];
+    }
+  }
+  // out = c (or beta * c when nothing is added to it) ahead of the product.
+  auto expandC = [&](float scale) {
+    broadcastKernel<<<cuda::blocksFor(m * n), cuda::kThreads, 0, ctx->stream>>>(
+        static_cast<const float *>(c->data), cShape, scale, o, m * n);
+    return gp_cuda_check_launch("gp_cuda_gemm");
+  };
+  if (k == 0) {
+    if (useC)
+      return expandC(beta);
+    return check(cudaMemsetAsync(o, 0, m * n * sizeof(float), ctx->stream),
+                 "cudaMemsetAsync");
+  }
+  // A [n] (or [1, n]) row added as is goes to the bias epilogue; any other
+  // c is expanded into out, which cuBLASLt then scales by beta in place.
+  bool biasRow = useC && beta == 1.0f &&
+                 ((c->rank == 1 && c->dims[0] == n) ||
+                  (c->rank == 2 && c->dims[0] == 1 && c->dims[1] == n));
+  if (useC && !biasRow && expandC(1.0f))
+    return GP_ERROR;
+  Operands ops;
+  if (prepareOperands(ctx, a, b, "gp_cuda_gemm", ops))
+    return GP_ERROR;
+  Spec spec;
+  spec.m = m;
+  spec.n = n;
+  spec.k = k;
+  spec.transA = ta;
+  spec.transB = tb;
+  spec.alpha = alpha;
+  spec.beta = useC && !biasRow ? beta : 0.0f;
+  spec.bias = biasRow ? static_cast<const float *>(c->data) : nullptr;
+  spec.alignA = alignmentOf(reinterpret_cast<uintptr_t>(ops.a));
+  spec.alignB = alignmentOf(reinterpret_cast<uintptr_t>(ops.b));
+  spec.alignOut = alignmentOf(reinterpret_cast<uintptr_t>(o));
+  Plan plan;
+  if (plan.init(ctx, spec, ops))
+    return GP_ERROR;
+  return plan.run(ops.a, ops.b, o);
+}
