@@ -334,6 +334,9 @@ bool fusible(Operation *op) {
 struct FusedLoop {
   SmallVector<Operation *> ops;
   SmallVector<Value> leaves;
+  /// CUDA: not a loop but a gemm and the relu of its result, one cuBLASLt
+  /// call with a relu epilogue (ops = {gemm, relu}).
+  bool gemmRelu = false;
 };
 
 /// The byte range of `v` in the arena; nullopt outside it.
@@ -411,6 +414,37 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block) {
     loops[root] = std::move(loop);
   }
   return loops;
+}
+
+/// CUDA: a gemm whose only use is a relu outside any fused loop becomes one
+/// cuBLASLt call with a relu epilogue, unless the relu's tensor shares
+/// bytes with an operand of the gemm (the call reads them while it
+/// writes). A backward that recomputes the relu also reads the gemm's
+/// result, so only forwards match.
+void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
+                  const DenseSet<Operation *> &inLoop) {
+  for (Operation &op : block) {
+    auto gemm = dyn_cast<GemmOp>(&op);
+    if (!gemm || !gemm.getResult().hasOneUse() ||
+        !cast<RankedTensorType>(gemm.getResult().getType()).getElementType().isF32())
+      continue;
+    auto relu = dyn_cast<ReluOp>(*gemm.getResult().getUsers().begin());
+    if (!relu || inLoop.count(relu) || relu->getBlock() != &block)
+      continue;
+    auto out = arenaRange(relu.getResult());
+    bool safe = out.has_value();
+    for (Value v : gemm->getOperands()) {
+      auto range = arenaRange(v);
+      if (safe && range && range->first < out->second && out->first < range->second)
+        safe = false;
+    }
+    if (!safe)
+      continue;
+    FusedLoop fused;
+    fused.ops = {gemm, relu};
+    fused.gemmRelu = true;
+    loops[relu] = std::move(fused);
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -1226,6 +1260,21 @@ LogicalResult Emitter::emitFused(const FusedLoop &loop) {
 /// per thread.
 LogicalResult Emitter::emitFusedKernel(const FusedLoop &loop) {
   Operation *root = loop.ops.back();
+  if (loop.gemmRelu) {
+    auto gemm = cast<GemmOp>(loop.ops.front());
+    FailureOr<std::string> r = out(root, root->getResult(0));
+    if (failed(r))
+      return failure();
+    bodyOs << "  // gpipe.gemm + gpipe.relu: the relu in cuBLASLt's epilogue\n";
+    call(gemm, llvm::formatv("gp_cuda_gemm_act(cu, {0}, {1}, {2}, {3}, {4}, {5}, {6}, GP_ACT_RELU, "
+                             "{7})",
+                             in(gemm.getA()), in(gemm.getB()), optIn(gemm.getC()),
+                             floatLiteral(gemm.getAlpha().convertToFloat(), true),
+                             floatLiteral(gemm.getBeta().convertToFloat(), true),
+                             boolLiteral(gemm.getTransA()), boolLiteral(gemm.getTransB()), *r)
+                   .str());
+    return success();
+  }
   FailureOr<std::string> out = this->out(root, root->getResult(0));
   if (failed(out))
     return failure();
@@ -1335,6 +1384,12 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
     for (auto &[root, loop] : fused)
       for (Operation *op : loop.ops)
         inLoop.insert(op);
+    if (cuda) {
+      planGemmRelu(block, fused, inLoop);
+      for (auto &[root, loop] : fused)
+        for (Operation *op : loop.ops)
+          inLoop.insert(op);
+    }
   }
   // Op timing: every op that calls a kernel and every fused loop, between
   // timer.start() and timer.stop(its entries in the function's OpSpecs);

@@ -482,6 +482,30 @@ TEST_F(CudaKernels, GemmTransposesScalesAndAddsC) {
       }
 }
 
+TEST_F(CudaKernels, GemmWithReluEpilogueIsGemmThenRelu) {
+  const int64_t m = 9, k = 17, n = 5;
+  unsigned seed = 100;
+  for (bool bias : {false, true})
+    for (bool tb : {false, true}) {
+      auto a = randomF32({m, k}, seed++);
+      auto b = randomF32(tb ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n}, seed++);
+      auto c = randomF32({n}, seed++);
+      Tensor<float> want(GP_F32, {m, n});
+      std::string what = std::string("gemm+relu") + (bias ? " with a [N] bias" : "") +
+                         (tb ? ", b^T" : "");
+      compareKernel(
+          what, kMatmul, {&a, &b, bias ? &c : nullptr}, {&want},
+          [&](gp_tensor *const *t) {
+            gp_status s = gp_cpu_gemm(t[0], t[1], t[2], 1.0f, 1.0f, false, tb, t[3]);
+            return s != GP_OK ? s : gp_cpu_unary(GP_RELU, t[3], 0, 0, t[3]);
+          },
+          [&](gp_tensor *const *t) {
+            return gp_cuda_gemm_act(ctx, t[0], t[1], t[2], 1.0f, 1.0f, false, tb, GP_ACT_RELU,
+                                    t[3]);
+          });
+    }
+}
+
 //===----------------------------------------------------------------------===//
 // Convolution and pooling
 //===----------------------------------------------------------------------===//

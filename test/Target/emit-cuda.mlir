@@ -54,11 +54,17 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
 // CHECK-NEXT:  if (gp_cuda_check_launch("fused0") != GP_OK)
 // CHECK:       if (gp_cuda_matmul(cu, &[[A]], {{v[0-9]+}}, &{{v[0-9]+}}) != GP_OK)
 // CHECK:       if (gp_cuda_unary(cu, GP_EXP, args[1], 0.0, 0.0, &{{v[0-9]+}}) != GP_OK)
+// A gemm whose only use is a relu: one cuBLASLt call with a relu epilogue.
+// CHECK:       // gpipe.gemm + gpipe.relu: the relu in cuBLASLt's epilogue
+// CHECK-NEXT:  if (gp_cuda_gemm_act(cu, &[[A]], {{v[0-9]+}}, nullptr, 1.0f, 0.0f, false, true, GP_ACT_RELU, &{{v[0-9]+}}) != GP_OK)
+// One whose result is also used elsewhere: two calls.
+// CHECK:       if (gp_cuda_gemm(cu, &[[A]], {{v[0-9]+}}, nullptr, 1.0f, 0.0f, false, false, &[[G:v[0-9]+]]) != GP_OK)
+// CHECK:       if (gp_cuda_unary(cu, GP_RELU, &[[G]], 0.0, 0.0, &{{v[0-9]+}}) != GP_OK)
 // CHECK:       if (!gp::cudaCopyOut(ctx, cu, {{v[0-9]+}}, results[0]))
 // CHECK:       if (gp_cuda_sync(cu) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "@f_loss_stage0_forward");
 // CHECK-NEXT:  return GP_OK;
-func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %d: tensor<2x4xf64> {gpipe.source = array<i64: -1, 1>}) -> (tensor<2x4xf32>, tensor<2x4xf64>) {
+func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %d: tensor<2x4xf64> {gpipe.source = array<i64: -1, 1>}) -> (tensor<2x4xf32>, tensor<2x4xf64>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {
   %e = gpipe.exp %x : tensor<2x4xf32>
   %s = gpipe.get_param @s : tensor<f32>
   %m = gpipe.mul %e, %s : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
@@ -68,7 +74,11 @@ func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: 
   %w = gpipe.get_param @w : tensor<4x4xf32>
   %mm = gpipe.matmul %a, %w : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
   %de = gpipe.exp %d : tensor<2x4xf64>
-  return %mm, %de : tensor<2x4xf32>, tensor<2x4xf64>
+  %l = gpipe.gemm %a, %w {alpha = 1.0 : f32, beta = 0.0 : f32, trans_a = false, trans_b = true} : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+  %lr = gpipe.relu %l : tensor<2x4xf32>
+  %l2 = gpipe.gemm %a, %w {alpha = 1.0 : f32, beta = 0.0 : f32, trans_a = false, trans_b = false} : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+  %l2r = gpipe.relu %l2 : tensor<2x4xf32>
+  return %mm, %de, %lr, %l2, %l2r : tensor<2x4xf32>, tensor<2x4xf64>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
 }
 
 // CHECK-LABEL: // @f_loss_stage0_backward

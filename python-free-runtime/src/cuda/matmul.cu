@@ -114,6 +114,8 @@ struct Spec {
   int64_t strideA = 0, strideB = 0;
   float alpha = 1.0f, beta = 0.0f;
   const float *bias = nullptr;
+  /// Applied to the result by cuBLASLt's epilogue.
+  gp_cuda_activation activation = GP_ACT_NONE;
   /// Alignments (bytes) of every address the plan is run on.
   uint32_t alignA = 256, alignB = 256, alignOut = 256;
 };
@@ -181,13 +183,17 @@ public:
     if (setAttr(op.d, CUBLASLT_MATMUL_DESC_TRANSA, opLtA) ||
         setAttr(op.d, CUBLASLT_MATMUL_DESC_TRANSB, opLtB))
       return GP_ERROR;
+    bool relu = spec.activation == GP_ACT_RELU;
     if (spec.bias) {
       // The bias has out's element type (f32), cuBLASLt's default.
       const void *bias = spec.bias;
       if (setAttr(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE,
-                  CUBLASLT_EPILOGUE_BIAS) ||
+                  relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS) ||
           setAttr(op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias))
         return GP_ERROR;
+    } else if (relu &&
+               setAttr(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_RELU)) {
+      return GP_ERROR;
     }
     // Row-major shapes of one stored matrix of a and of b; each is the
     // column-major matrix with rows and columns swapped.
@@ -421,6 +427,16 @@ extern "C" gp_status gp_cuda_gemm(gp_cuda_ctx *ctx, const gp_tensor *a,
                                   const gp_tensor *b, const gp_tensor *c,
                                   float alpha, float beta, bool ta, bool tb,
                                   gp_tensor *out) {
+  return gp_cuda_gemm_act(ctx, a, b, c, alpha, beta, ta, tb, GP_ACT_NONE, out);
+}
+
+extern "C" gp_status gp_cuda_gemm_act(gp_cuda_ctx *ctx, const gp_tensor *a,
+                                      const gp_tensor *b, const gp_tensor *c,
+                                      float alpha, float beta, bool ta,
+                                      bool tb, gp_cuda_activation activation,
+                                      gp_tensor *out) {
+  if (activation != GP_ACT_NONE && activation != GP_ACT_RELU)
+    return fail("gemm: unknown activation " + std::to_string(activation));
   if (!ctx || !a || !b || !out)
     return fail("gemm: missing operand");
   if (a->rank != 2 || b->rank != 2 || out->rank != 2)
@@ -458,10 +474,14 @@ extern "C" gp_status gp_cuda_gemm(gp_cuda_ctx *ctx, const gp_tensor *a,
     return gp_cuda_check_launch("gp_cuda_gemm");
   };
   if (k == 0) {
-    if (useC)
-      return expandC(beta);
-    return check(cudaMemsetAsync(o, 0, m * n * sizeof(float), ctx->stream),
-                 "cudaMemsetAsync");
+    // No product: beta * c (or zeros), then the activation in place.
+    gp_status filled =
+        useC ? expandC(beta)
+             : check(cudaMemsetAsync(o, 0, m * n * sizeof(float), ctx->stream),
+                     "cudaMemsetAsync");
+    if (filled != GP_OK || activation == GP_ACT_NONE)
+      return filled;
+    return gp_cuda_unary(ctx, GP_RELU, out, 0.0, 0.0, out);
   }
   // A [n] (or [1, n]) row added as is goes to the bias epilogue; any other
   // c is expanded into out, which cuBLASLt then scales by beta in place.
@@ -482,6 +502,7 @@ extern "C" gp_status gp_cuda_gemm(gp_cuda_ctx *ctx, const gp_tensor *a,
   spec.alpha = alpha;
   spec.beta = useC && !biasRow ? beta : 0.0f;
   spec.bias = biasRow ? static_cast<const float *>(c->data) : nullptr;
+  spec.activation = activation;
   spec.alignA = alignmentOf(reinterpret_cast<uintptr_t>(ops.a));
   spec.alignB = alignmentOf(reinterpret_cast<uintptr_t>(ops.b));
   spec.alignOut = alignmentOf(reinterpret_cast<uintptr_t>(o));

@@ -1027,8 +1027,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     trace.record(program.stages, "update", updateStart, trace.now(), step);
     TaggedTensors updated;
     for (int index : main.takeWritten()) {
-      for (auto &sp : stageParams)
-        if (!sp->share(index, main.value(index), error))
+      // Only the stages that run here read their tables (a remote stage's
+      // would cost a device-to-host copy for nothing).
+      for (int s : localStages)
+        if (!stageParams[s]->share(index, main.value(index), error))
           return fail(error);
       updated.emplace_back(index, main.value(index));
     }

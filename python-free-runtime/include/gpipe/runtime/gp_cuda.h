@@ -107,6 +107,15 @@ gp_status gp_cuda_gemm(gp_cuda_ctx *ctx, const gp_tensor *a,
                        const gp_tensor *b, const gp_tensor *c, float alpha,
                        float beta, bool trans_a, bool trans_b, gp_tensor *out);
 
+/* An activation cuBLASLt applies to a GEMM's result in its epilogue. */
+typedef enum gp_cuda_activation { GP_ACT_NONE = 0, GP_ACT_RELU = 1 } gp_cuda_activation;
+/* gp_cuda_gemm, then `activation` on the result, in one cuBLASLt call (the
+ * relu of a linear layer: CUBLASLT_EPILOGUE_RELU_BIAS with a [N] bias). */
+gp_status gp_cuda_gemm_act(gp_cuda_ctx *ctx, const gp_tensor *a,
+                           const gp_tensor *b, const gp_tensor *c, float alpha,
+                           float beta, bool trans_a, bool trans_b,
+                           gp_cuda_activation activation, gp_tensor *out);
+
 /*--- Convolution and pooling (cuDNN, NCHW, f32) ----------------------------*/
 gp_status gp_cuda_conv2d(gp_cuda_ctx *ctx, const gp_tensor *x,
                          const gp_tensor *w, const gp_tensor *bias,
