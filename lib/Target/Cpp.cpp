@@ -210,6 +210,8 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
   body.clear();
   exprs.clear();
   counter = 0;
+  pendingStores.clear();
+  pendingParams.clear();
   usesArena = false;
   Block &block = fn.getBody().front();
   for (BlockArgument arg : block.getArguments())
@@ -527,9 +529,30 @@ LogicalResult Emitter::emit(llvm::raw_ostream &os) {
   if (needsRandom)
     os << "#include <random>\n";
   os << "#include <string>\n\n";
-  os << R"(namespace {
+  os << "namespace {\n\n";
+  if (cuda)
+    os << R"(/// A failing function first waits for its stage's stream: the kernels
+/// enqueued may still use the memory its locals hold.
+[[maybe_unused]] gp_status drain(gp::FunctionContext &ctx) {
+  if (ctx.device)
+    gp_cuda_sync(static_cast<gp_cuda_ctx *>(ctx.device));
+  return GP_ERROR;
+}
 
 /// Records which op failed and the kernel's message.
+[[maybe_unused]] gp_status fail(gp::FunctionContext &ctx, const char *where) {
+  ctx.error = std::string(where) + ": " + gp_last_error();
+  return drain(ctx);
+}
+
+/// Prefixes the parameter table's message with what was asked of it.
+[[maybe_unused]] gp_status paramFail(gp::FunctionContext &ctx, const char *what) {
+  ctx.error = std::string(what) + ": " + ctx.error;
+  return drain(ctx);
+}
+)";
+  else
+    os << R"(/// Records which op failed and the kernel's message.
 [[maybe_unused]] gp_status fail(gp::FunctionContext &ctx, const char *where) {
   ctx.error = std::string(where) + ": " + gp_last_error();
   return GP_ERROR;
@@ -540,7 +563,8 @@ LogicalResult Emitter::emit(llvm::raw_ostream &os) {
   ctx.error = std::string(what) + ": " + ctx.error;
   return GP_ERROR;
 }
-
+)";
+  os << R"(
 /// Copies a returned value out of the arena, which the next call reuses.
 [[maybe_unused]] bool copyOut(gp::FunctionContext &ctx, const gp_tensor &value,
                               gp::Tensor &result) {

@@ -563,6 +563,10 @@ LogicalResult Emitter::emitOp(Operation *op) {
         FailureOr<int> index = paramIndex(op, o.getNameAttr());
         if (failed(index))
           return failure();
+        // CUDA: a value this function stored is read back once the copy
+        // the table keeps is complete.
+        if (cuda && pendingParams.count(*index))
+          flushStores(op);
         std::string name = "v" + std::to_string(counter++);
         bodyOs << llvm::formatv("  const gp_tensor *{0} = ctx.params->get({1}, ctx.error);\n"
                                 "  if (!{0})\n    return paramFail(ctx, {2});\n",
@@ -576,14 +580,20 @@ LogicalResult Emitter::emitOp(Operation *op) {
         if (failed(index))
           return failure();
         if (cuda) {
-          // A device copy, on the stage's stream, the table keeps.
+          // A device copy, made on the stage's stream, that the table takes
+          // once the stream is done: the value it replaces may still be
+          // read by the kernels enqueued before.
           std::string name = "p" + std::to_string(counter++);
-          bodyOs << llvm::formatv(
-              "  gp::Tensor {0};\n"
-              "  if (!gp::cudaCopyOut(ctx, cu, {1}, {0}) || !ctx.params->store({2}, {0}, "
-              "ctx.error))\n    return paramFail(ctx, {3});\n",
-              name, ref(o.getValue()), *index,
-              cString(("cannot store parameter '" + o.getName() + "'").str()));
+          std::string what = cString(("cannot store parameter '" + o.getName() + "'").str());
+          bodyOs << llvm::formatv("  gp::Tensor {0};\n"
+                                  "  if (!gp::cudaCopyOut(ctx, cu, {1}, {0}))\n"
+                                  "    return paramFail(ctx, {2});\n",
+                                  name, ref(o.getValue()), what);
+          pendingStores.push_back(llvm::formatv("  if (!ctx.params->store({0}, {1}, ctx.error))\n"
+                                                "    return paramFail(ctx, {2});\n",
+                                                *index, name, what)
+                                      .str());
+          pendingParams.insert(*index);
           return success();
         }
         bodyOs << llvm::formatv("  if (!ctx.params->set({0}, {1}, ctx.error))\n"
@@ -596,20 +606,36 @@ LogicalResult Emitter::emitOp(Operation *op) {
         // The arena is reused by the next call: results are copied out.
         for (auto [i, v] : llvm::enumerate(o.getOperands()))
           bodyOs << llvm::formatv(cuda ? "  if (!gp::cudaCopyOut(ctx, cu, {0}, results[{1}]))\n"
-                                         "    return GP_ERROR;\n"
+                                         "    return drain(ctx);\n"
                                        : "  if (!copyOut(ctx, {0}, results[{1}]))\n"
                                          "    return GP_ERROR;\n",
                                   ref(v), i);
-        // What the function hands over is complete for any stream.
-        if (cuda)
+        // What the function hands over (and stores) is complete for any
+        // stream.
+        if (cuda) {
           bodyOs << llvm::formatv("  if (gp_cuda_sync(cu) != GP_OK)\n    return fail(ctx, {0});\n",
                                   cString("@" + op->getParentOfType<func::FuncOp>().getSymName().str()));
+          for (const std::string &store : pendingStores)
+            bodyOs << store;
+          pendingStores.clear();
+          pendingParams.clear();
+        }
         bodyOs << "  return GP_OK;\n";
         return success();
       })
       .Default([&](Operation *) {
         return op->emitOpError(kCannot) << "the emitter has no kernel for it";
       });
+}
+
+/// Waits for the stage's stream, then hands the table the stored values.
+void Emitter::flushStores(Operation *op) {
+  bodyOs << "  if (gp_cuda_sync(cu) != GP_OK)\n    return fail(ctx, " << cString(whereOf(op))
+         << ");\n";
+  for (const std::string &store : pendingStores)
+    bodyOs << store;
+  pendingStores.clear();
+  pendingParams.clear();
 }
 
 } // namespace mlir::gpipe::emitter

@@ -223,6 +223,11 @@ private:
   DenseMap<Value, std::string> exprs;
   int counter = 0;
   bool usesArena = false;
+  /// CUDA: the parameter stores of the function so far (code), done after
+  /// the stream is waited for, and their parameters.
+  SmallVector<std::string> pendingStores;
+  DenseSet<int> pendingParams;
+  void flushStores(Operation *op);
   /// Fused loops by root; the other ops of a loop emit nothing.
   DenseMap<Operation *, FusedLoop> fused;
   DenseSet<Operation *> inLoop;

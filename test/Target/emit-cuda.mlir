@@ -11,6 +11,11 @@ gpipe.param @w : tensor<4x4xf32> {file = "/m.onnx", initializer = "w", trainable
 gpipe.param @s : tensor<f32> {file = "/m.onnx", initializer = "s"}
 
 // CHECK: #include "gpipe/runtime/gp_cuda_program.h"
+// A failing function waits for its stream before its locals go.
+// CHECK: gp_status drain(gp::FunctionContext &ctx) {
+// CHECK: gp_status fail(gp::FunctionContext &ctx, const char *where) {
+// CHECK-NEXT: ctx.error = std::string(where) + ": " + gp_last_error();
+// CHECK-NEXT: return drain(ctx);
 
 // The chain's element function and its kernel: the single-element leaves
 // read once, the others as float4 or one at a time.
@@ -35,11 +40,25 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
   return %m : tensor<f32>
 }
 
-// The update stores a device copy the parameter table keeps.
+// The update stores a device copy the parameter table keeps, once the
+// stream is done (the value it replaces may still be read); a read of a
+// stored parameter waits for that.
 // CHECK-LABEL: // @f_update
 // CHECK:       gp::Tensor [[P:p[0-9]+]];
-// CHECK-NEXT:  if (!gp::cudaCopyOut(ctx, cu, *args[0], [[P]]) || !ctx.params->store(0, [[P]], ctx.error))
+// CHECK-NEXT:  if (!gp::cudaCopyOut(ctx, cu, *args[0], [[P]]))
+// CHECK-NEXT:    return paramFail(ctx, "cannot store parameter 'w'");
+// CHECK-NEXT:  if (gp_cuda_sync(cu) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "gpipe.get_param");
+// CHECK-NEXT:  if (!ctx.params->store(0, [[P]], ctx.error))
+// CHECK-NEXT:    return paramFail(ctx, "cannot store parameter 'w'");
+// CHECK-NEXT:  const gp_tensor *{{v[0-9]+}} = ctx.params->get(0, ctx.error);
+// CHECK:       gp::Tensor [[Q:p[0-9]+]];
+// CHECK-NEXT:  if (!gp::cudaCopyOut(ctx, cu, {{.*}}, [[Q]]))
 // CHECK:       if (gp_cuda_sync(cu) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "@f_update");
+// CHECK-NEXT:  if (!ctx.params->store(1, [[Q]], ctx.error))
+// CHECK-NEXT:    return paramFail(ctx, "cannot store parameter 's'");
+// CHECK-NEXT:  return GP_OK;
 
 // CHECK-LABEL: // @f_loss_stage0_forward
 // CHECK:       gp_cuda_ctx *cu = gp::cudaContext(ctx);
@@ -90,6 +109,9 @@ func.func @f_loss_stage0_backward(%x: tensor<2x4xf32> {gpipe.source = array<i64:
 
 func.func @f_update(%g: tensor<4x4xf32> {gpipe.param = @w}) {
   gpipe.set_param @w, %g : tensor<4x4xf32>
+  %w = gpipe.get_param @w : tensor<4x4xf32>
+  %r = gpipe.reduce_sum %w {axes = array<i64>, keep_dims = false} : (tensor<4x4xf32>) -> tensor<f32>
+  gpipe.set_param @s, %r : tensor<f32>
   return
 }
 

@@ -106,6 +106,22 @@ int main(int argc, char **argv) {
       !llvm::all_of(llvm::StringRef(cudaArch).drop_front(3), llvm::isDigit) ||
       cudaArch.size() < 5)
     return fail("--cuda-arch must name a GPU architecture such as sm_90, got '" + cudaArch + "'");
+  // The runtime's kernels must exist for the GPU (its PTX runs on newer ones).
+  if (cuda) {
+    llvm::SmallVector<llvm::StringRef> built;
+    llvm::SplitString(GPIPE_CUDA_ARCHITECTURES, built, ",");
+    unsigned want = 0, oldest = ~0u;
+    llvm::StringRef(cudaArch).drop_front(3).getAsInteger(10, want);
+    for (llvm::StringRef arch : built) {
+      unsigned n = 0;
+      if (!arch.take_while(llvm::isDigit).getAsInteger(10, n))
+        oldest = std::min(oldest, n);
+    }
+    if (want < oldest)
+      return fail("--cuda-arch " + cudaArch + ": the CUDA runtime was built for sm_" +
+                  llvm::join(built, ", sm_") +
+                  " (reconfigure gpipe with -DGPIPE_CUDA_ARCHITECTURES to add it)");
+  }
   if (!gpipe::isONNXPath(inputFile))
     return fail("the input must be an ONNX model (.onnx or .onnxtxt), got '" + inputFile + "'");
   int64_t microBatches = training.microBatches;
@@ -188,7 +204,8 @@ int main(int argc, char **argv) {
   std::vector<std::string> args = {*compiler, "-std=c++17", "-O" + std::to_string(optLevel)};
   if (cuda) {
     // Host code on the host compiler, device code for the named GPUs.
-    args.insert(args.end(), {"-arch=" + cudaArch.getValue(), "-Xcompiler", "-fopenmp"});
+    args.insert(args.end(),
+                {"-arch=" + cudaArch.getValue(), "-cudart", "shared", "-Xcompiler", "-fopenmp"});
   } else {
     args.push_back("-fopenmp");
   }

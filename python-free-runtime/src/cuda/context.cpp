@@ -27,7 +27,8 @@ gp_status gp::cuda::check(cudaError_t status, const char *call) {
 gp_status gp::cuda::check(cublasStatus_t status, const char *call) {
   if (status == CUBLAS_STATUS_SUCCESS)
     return GP_OK;
-  return fail(std::string(call) + ": cuBLAS status " + std::to_string(static_cast<int>(status)));
+  return fail(std::string(call) + ": " + cublasLtGetStatusName(status) + " (" +
+              cublasLtGetStatusString(status) + ")");
 }
 
 gp_status gp::cuda::check(cudnnStatus_t status, const char *call) {
@@ -223,7 +224,15 @@ extern "C" gp_status gp_cuda_arena(gp_cuda_ctx *ctx, size_t bytes, unsigned char
 }
 
 extern "C" gp_status gp_cuda_sync(gp_cuda_ctx *ctx) {
-  return cuda::check(cudaStreamSynchronize(ctx->stream), "the device's work (cudaStreamSynchronize)");
+  cudaError_t status = cudaStreamSynchronize(ctx->stream);
+  if (status == cudaSuccess)
+    return GP_OK;
+  // The error belongs to some kernel enqueued before; naming it needs
+  // launches that wait.
+  return cuda::check(status, ("the GPU's work (cudaStreamSynchronize on GPU " +
+                              std::to_string(ctx->device) +
+                              "; rerun with CUDA_LAUNCH_BLOCKING=1 to find the kernel)")
+                                 .c_str());
 }
 
 extern "C" gp_status gp_cuda_check_launch(const char *what) {

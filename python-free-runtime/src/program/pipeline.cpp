@@ -2,7 +2,9 @@
 
 #include "gpipe/runtime/gp_pipeline.h"
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -25,9 +27,19 @@ public:
     }
     ready.notify_all();
   }
-  std::optional<Message> recv() {
+  /// The next message; nullopt when the channel closed or, with a
+  /// positive `timeout`, none came in that many seconds (`timedOut` set).
+  std::optional<Message> recv(double timeout, bool &timedOut) {
     std::unique_lock<std::mutex> lock(mutex);
-    ready.wait(lock, [&] { return closed || !queue.empty(); });
+    auto arrived = [&] { return closed || !queue.empty(); };
+    timedOut = false;
+    if (timeout > 0) {
+      timedOut = !ready.wait_for(lock, std::chrono::duration<double>(timeout), arrived);
+      if (timedOut)
+        return std::nullopt;
+    } else {
+      ready.wait(lock, arrived);
+    }
     if (closed)
       return std::nullopt;
     Message msg = std::move(queue.front());
@@ -49,6 +61,13 @@ private:
   bool closed = false;
 };
 
+/// "0.25", "600": a number of seconds for messages.
+std::string seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
+}
+
 /// Stages in one process: a FIFO per pair of stages and direction.
 class QueueTransport : public Transport {
 public:
@@ -63,8 +82,13 @@ public:
     channel(from, to, gradient).send(msg);
     return true;
   }
-  bool recv(int from, int to, bool gradient, Message &msg, std::string &) override {
-    std::optional<Message> got = channel(from, to, gradient).recv();
+  bool recv(int from, int to, bool gradient, Message &msg, std::string &error) override {
+    bool timedOut = false;
+    std::optional<Message> got = channel(from, to, gradient).recv(timeout, timedOut);
+    if (timedOut)
+      error = "stage " + std::to_string(to) + " received no " +
+              (gradient ? "gradient" : "activation") + " from stage " + std::to_string(from) +
+              " in " + seconds(timeout) + " s; stopping every stage";
     if (!got)
       return false;
     msg = std::move(*got);
@@ -76,6 +100,7 @@ public:
     for (auto &c : gradients)
       c->close();
   }
+  void setRecvTimeout(double seconds) override { timeout = seconds; }
 
 private:
   Channel &channel(int from, int to, bool gradient) {
@@ -83,6 +108,7 @@ private:
   }
   int stages;
   std::vector<std::unique_ptr<Channel>> activations, gradients;
+  double timeout = 0;
 };
 
 std::string str(int64_t v) { return std::to_string(v); }

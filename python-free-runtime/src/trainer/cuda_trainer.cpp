@@ -64,6 +64,26 @@ bool gp::cudaCopyOut(FunctionContext &ctx, gp_cuda_ctx *cuda, const gp_tensor &v
 
 namespace {
 
+/// Makes `device` current on this thread for the guard's scope: the
+/// trainer's helpers run on stage threads whose own device must stay
+/// current for the generated code that called them.
+class DeviceGuard {
+public:
+  explicit DeviceGuard(int device) {
+    if (cudaGetDevice(&previous) != cudaSuccess)
+      previous = -1;
+    if (previous != device)
+      cudaSetDevice(device);
+  }
+  ~DeviceGuard() {
+    if (previous >= 0)
+      cudaSetDevice(previous);
+  }
+
+private:
+  int previous = -1;
+};
+
 /// Moves between the host and devices on a context of its own per device
 /// (one caller at a time per device), waiting for each move.
 class CudaMemory : public DeviceMemory {
@@ -78,6 +98,7 @@ public:
     if (!slot)
       return Tensor();
     std::lock_guard<std::mutex> lock(slot->mutex);
+    DeviceGuard guard(t.device());
     const gp_tensor &v = *t.view();
     Tensor host = Tensor::allocate(v.dtype, v.rank, v.dims);
     if (host.empty() ||
@@ -95,6 +116,7 @@ public:
     if (!slot)
       return Tensor();
     std::lock_guard<std::mutex> lock(slot->mutex);
+    DeviceGuard guard(device);
     const gp_tensor &v = *t.view();
     Tensor out = allocateOnDevice(device, v.dtype, v.rank, v.dims);
     bool ok = !out.empty();
@@ -118,6 +140,7 @@ public:
     if (!slot)
       return Tensor();
     std::lock_guard<std::mutex> lock(slot->mutex);
+    DeviceGuard guard(a.device());
     const gp_tensor &v = *a.view();
     Tensor sum = allocateOnDevice(a.device(), v.dtype, v.rank, v.dims);
     if (sum.empty() ||
@@ -139,6 +162,7 @@ private:
     std::unique_ptr<Slot> &slot = contexts[device];
     if (!slot) {
       slot = std::make_unique<Slot>();
+      DeviceGuard guard(device);
       if (gp_cuda_ctx_create(device, GP_PRECISION_FP32, &slot->ctx) != GP_OK) {
         error = gp_last_error();
         contexts.erase(device);
@@ -160,15 +184,34 @@ const char *precisionName(int32_t p) {
 }
 
 /// Stages on GPUs: stage s on GPU s * gpus / stages (neighbours share),
-/// or, one stage per process under mpirun, the process's local rank.
+/// or, one stage per process under mpirun, GPU (local rank % gpus).
 class CudaAccelerator : public Accelerator {
 public:
-  CudaAccelerator(const Program &program, int gpus, int localRank, const NcclOptions &nccl)
-      : program(program), gpus(gpus), localRank(localRank), nccl(nccl) {
-    for (int32_t f = 0; f < program.numFunctions; ++f)
-      arenaBytes = std::max<int64_t>(arenaBytes, program.functions[f].arenaBytes);
-  }
+  CudaAccelerator(const Program &program, int gpus, const NcclOptions &nccl)
+      : program(program), gpus(gpus), nccl(nccl) {}
   ~CudaAccelerator() override { detach(); }
+
+  bool setProcess(int rank, int local, std::string &error) override {
+    localRank = local;
+    return true;
+  }
+
+  /// The arena a context reserves: the largest of the functions it runs
+  /// (a stage's pairs; the update's and the evaluation's for stage -1).
+  int64_t arenaOf(int stage) const {
+    std::vector<int32_t> fns;
+    if (stage < 0) {
+      fns = {program.updateFunction, program.evalFunction};
+    } else {
+      const StageSpec &spec = program.stageSpecs[stage];
+      fns = {spec.forward, spec.backward, spec.forwardKeep, spec.backwardKeep};
+    }
+    int64_t bytes = 0;
+    for (int32_t f : fns)
+      if (f >= 0)
+        bytes = std::max<int64_t>(bytes, program.functions[f].arenaBytes);
+    return bytes;
+  }
 
   int deviceOfStage(int stage) const {
     if (localRank >= 0)
@@ -180,7 +223,8 @@ public:
 
   std::string describe() const override {
     cudaDeviceProp prop{};
-    std::string name = cudaGetDeviceProperties(&prop, 0) == cudaSuccess ? prop.name : "GPU";
+    std::string name =
+        cudaGetDeviceProperties(&prop, deviceOfStage(0)) == cudaSuccess ? prop.name : "GPU";
     std::string s = "cuda: " + std::to_string(gpus) + " x " + name + ", precision " +
                     precisionName(program.precision) + ";";
     if (localRank >= 0)
@@ -203,7 +247,7 @@ public:
     unsigned char *arena = nullptr;
     if (gp_cuda_ctx_create(deviceOfStage(stage),
                            static_cast<gp_cuda_precision>(program.precision), &cuda) != GP_OK ||
-        gp_cuda_arena(cuda, static_cast<size_t>(arenaBytes), &arena) != GP_OK) {
+        gp_cuda_arena(cuda, static_cast<size_t>(arenaOf(stage)), &arena) != GP_OK) {
       error = std::string(stage < 0 ? "the update" : "stage " + std::to_string(stage)) +
               ": cannot set up its GPU: " + gp_last_error();
       gp_cuda_ctx_destroy(cuda);
@@ -234,6 +278,9 @@ public:
     std::set<int> devices;
     for (int s : localStages)
       devices.insert(deviceOfStage(s));
+    // A stalled stage stops the others after the timeout, whatever the
+    // transport.
+    inner->setRecvTimeout(nccl.timeoutSeconds);
     if (localRank < 0 && devices.size() <= 1)
       return inner;
     std::set<std::pair<int, int>> edges;
@@ -260,9 +307,10 @@ public:
 
 private:
   const Program &program;
-  int gpus, localRank;
+  int gpus;
+  /// Under mpirun: this process's rank among those on its node; -1 alone.
+  int localRank = -1;
   NcclOptions nccl;
-  int64_t arenaBytes = 0;
   std::vector<gp_cuda_ctx *> contexts;
 };
 
@@ -316,11 +364,9 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
                 " GPUs are visible");
   if (gpus == 0)
     gpus = std::min(available, program.stages);
-  const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-  int localRank = local ? std::atoi(local) : -1;
   // Never destroyed: tensors released at exit still return their blocks.
   static CudaMemory *memory = new CudaMemory();
   setDeviceMemory(memory);
-  CudaAccelerator accelerator(program, static_cast<int>(gpus), localRank, nccl);
+  CudaAccelerator accelerator(program, static_cast<int>(gpus), nccl);
   return trainerMain(program, static_cast<int>(args.size()) - 1, args.data(), &accelerator);
 }

@@ -2,9 +2,11 @@
 
 #include "mpi.h"
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #ifdef GPIPE_HAVE_MPI
 // The C API only (OpenMPI's and MPICH's headers add C++ bindings otherwise).
@@ -86,11 +88,37 @@ bool sendAll(int self, int to, int tag, const TaggedTensors &tensors, std::strin
                self, call, error);
 }
 
-bool recvAll(int self, int from, int tag, TaggedTensors &tensors, std::string &error) {
+/// Waits for a message from `from` with `tag`: MPI_Probe, or with a
+/// positive `timeout` an MPI_Iprobe loop that gives up after that many
+/// seconds.
+bool probe(int self, int from, int tag, double timeout, MPI_Status &status, std::string &error) {
+  std::string call = "MPI_Probe for rank " + std::to_string(from);
+  if (timeout <= 0)
+    return check(MPI_Probe(from, tag, MPI_COMM_WORLD, &status), self, call, error);
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    int arrived = 0;
+    if (!check(MPI_Iprobe(from, tag, MPI_COMM_WORLD, &arrived, &status), self, call, error))
+      return false;
+    if (arrived)
+      return true;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+        timeout) {
+      error = "rank " + std::to_string(self) + " received nothing from rank " +
+              std::to_string(from) + " in " + std::to_string(static_cast<long>(timeout)) +
+              " s; stopping every rank";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
+
+bool recvAll(int self, int from, int tag, TaggedTensors &tensors, std::string &error,
+             double timeout = 0) {
   std::string call = "MPI_Recv from rank " + std::to_string(from);
   MPI_Status status;
   int count = 0;
-  if (!check(MPI_Probe(from, tag, MPI_COMM_WORLD, &status), self, call, error) ||
+  if (!probe(self, from, tag, timeout, status, error) ||
       !check(MPI_Get_count(&status, MPI_INT64_T, &count), self, call, error))
     return false;
   std::vector<int64_t> header(count);
@@ -169,7 +197,7 @@ public:
   bool finish(std::string &error) override { return reap(/*wait=*/true, error); }
   bool recv(int from, int to, bool gradient, PipelineMessage &msg, std::string &error) override {
     TaggedTensors tensors;
-    if (!recvAll(rank, from, gradient ? 2 : 1, tensors, error))
+    if (!recvAll(rank, from, gradient ? 2 : 1, tensors, error, timeout))
       return false;
     if (tensors.empty() || tensors[0].first != -1) {
       error = "rank " + std::to_string(rank) + ": a malformed message from rank " +
@@ -187,6 +215,7 @@ public:
     return true;
   }
   void stop() override {}
+  void setRecvTimeout(double seconds) override { timeout = seconds; }
 
 private:
   struct Pending {
@@ -210,6 +239,7 @@ private:
   }
   int rank;
   std::vector<std::unique_ptr<Pending>> inFlight;
+  double timeout = 0;
 };
 
 } // namespace
@@ -240,6 +270,17 @@ Mpi::~Mpi() {
 
 std::unique_ptr<Transport> Mpi::transport() { return std::make_unique<MpiTransport>(rankValue); }
 
+int Mpi::localRank() const {
+  MPI_Comm node;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rankValue, MPI_INFO_NULL,
+                          &node) != MPI_SUCCESS)
+    return rankValue;
+  int local = rankValue;
+  MPI_Comm_rank(node, &local);
+  MPI_Comm_free(&node);
+  return local;
+}
+
 bool Mpi::sendTensors(int to, int tag, const TaggedTensors &tensors, std::string &error) {
   return sendAll(rankValue, to, tag, tensors, error);
 }
@@ -261,6 +302,7 @@ bool Mpi::init(int &, char **&, std::string &error) {
 }
 Mpi::~Mpi() = default;
 std::unique_ptr<Transport> Mpi::transport() { return nullptr; }
+int Mpi::localRank() const { return 0; }
 bool Mpi::sendTensors(int, int, const TaggedTensors &, std::string &error) {
   error = "no MPI";
   return false;

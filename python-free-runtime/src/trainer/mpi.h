@@ -36,6 +36,8 @@ public:
   int rank() const { return rankValue; }
   int size() const { return sizeValue; }
   std::unique_ptr<Transport> transport();
+  /// This rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED).
+  int localRank() const;
   bool sendTensors(int to, int tag, const TaggedTensors &tensors, std::string &error);
   bool recvTensors(int from, int tag, TaggedTensors &tensors, std::string &error);
   /// Ends every rank.

@@ -48,16 +48,18 @@ bool checkNccl(ncclResult_t status, const std::string &what, std::string &error)
   return false;
 }
 
-/// The fields of a header entry: dtype, rank, dims.
-constexpr int kHeaderFields = 2 + GP_MAX_RANK;
-/// ncclUniqueId then the PCI bus id of the sender's GPU.
-constexpr size_t kBusIdBytes = 64;
+/// The fields of a header entry: the output index (-1: none), dtype, rank,
+/// dims. The header starts with the number of values and of indices.
+constexpr int kHeaderFields = 3 + GP_MAX_RANK;
+/// The setup offer: ncclUniqueId, then the UUID of the sender's GPU (unique
+/// across hosts, unlike a PCI bus id).
+constexpr size_t kUuidBytes = sizeof(cudaUUID_t);
 
-std::string busIdOf(int device) {
-  char id[kBusIdBytes] = {};
-  if (cudaDeviceGetPCIBusId(id, sizeof id, device) != cudaSuccess)
+std::string uuidOf(int device) {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, device) != cudaSuccess)
     return "";
-  return id;
+  return std::string(prop.uuid.bytes, sizeof prop.uuid.bytes);
 }
 
 Tensor bytesTensor(const void *data, size_t n) {
@@ -74,19 +76,28 @@ public:
       : inner(std::move(inner)), options(options) {}
 
   ~NcclTransport() override {
+    // The communicators end first: a stopped run's transfers may still
+    // use the buffers the in-flight sends hold.
     for (auto &[key, ch] : channels)
-      for (End *end : {&ch.send, &ch.recv}) {
-        if (end->device < 0)
-          continue;
-        cudaSetDevice(end->device);
-        for (InFlight &f : ch.inFlight)
-          cudaEventDestroy(f.done);
-        ch.inFlight.clear();
-        if (end->comm)
+      for (End *end : {&ch.send, &ch.recv})
+        if (end->comm) {
+          cudaSetDevice(end->device);
           stopped ? ncclCommAbort(end->comm) : ncclCommDestroy(end->comm);
-        if (end->stream)
-          cudaStreamDestroy(end->stream);
+          end->comm = nullptr;
+        }
+    for (auto &[key, ch] : channels) {
+      for (InFlight &f : ch.inFlight) {
+        cudaSetDevice(ch.send.device);
+        if (f.done)
+          cudaEventDestroy(f.done);
       }
+      ch.inFlight.clear();
+      for (End *end : {&ch.send, &ch.recv})
+        if (end->stream) {
+          cudaSetDevice(end->device);
+          cudaStreamDestroy(end->stream);
+        }
+    }
   }
 
   /// Sets every channel with an end here up, in one order on every rank
@@ -115,7 +126,8 @@ public:
           return false;
         ch.send.comm = comms[0];
         ch.recv.comm = comms[1];
-        if (!open(ch.send, devices[0], what, error) || !open(ch.recv, devices[1], what, error))
+        if (!open(ch.send, devices[0], what, error) || !open(ch.recv, devices[1], what, error) ||
+            !connect(ch, what, error))
           return false;
         ch.nccl = true;
         continue;
@@ -125,14 +137,14 @@ public:
       // through the host with the headers).
       int me = srcHere ? src : dst;
       int device = deviceOf(me);
-      std::string busId = busIdOf(device);
+      std::string uuid = uuidOf(device);
       ncclUniqueId id{};
       bool sameGpu = false;
       if (srcHere) {
         if (!checkNccl(ncclGetUniqueId(&id), what + ": ncclGetUniqueId", error))
           return false;
         std::string payload(reinterpret_cast<const char *>(&id), sizeof id);
-        payload.append(busId).resize(sizeof id + kBusIdBytes, '\0');
+        payload.append(uuid).resize(sizeof id + kUuidBytes, '\0');
         PipelineMessage offer{-1, {}, {bytesTensor(payload.data(), payload.size())}}, reply;
         if (!inner->send(src, dst, gradient, offer, error) ||
             !inner->recv(dst, src, !gradient, reply, error))
@@ -144,11 +156,11 @@ public:
         PipelineMessage offer;
         if (!inner->recv(src, dst, gradient, offer, error))
           return false;
-        if (offer.values.size() != 1 || offer.values[0].bytes() != sizeof id + kBusIdBytes)
+        if (offer.values.size() != 1 || offer.values[0].bytes() != sizeof id + kUuidBytes)
           return fail(what + ": a malformed NCCL setup message", error);
         const char *bytes = static_cast<const char *>(offer.values[0].view()->data);
         std::memcpy(&id, bytes, sizeof id);
-        sameGpu = !busId.empty() && busId == std::string(bytes + sizeof id);
+        sameGpu = !uuid.empty() && uuid == std::string(bytes + sizeof id, kUuidBytes);
         uint8_t flag = sameGpu;
         PipelineMessage reply{-1, {}, {bytesTensor(&flag, 1)}};
         if (!inner->send(dst, src, !gradient, reply, error))
@@ -160,7 +172,7 @@ public:
       if (!checkCuda(cudaSetDevice(device), what + ": cudaSetDevice", error) ||
           !checkNccl(ncclCommInitRank(&end.comm, 2, id, srcHere ? 0 : 1),
                      what + ": ncclCommInitRank", error) ||
-          !open(end, device, what, error))
+          !open(end, device, what, error) || !connect(ch, what, error))
         return false;
       ch.nccl = true;
     }
@@ -176,18 +188,24 @@ public:
                        std::to_string(msg.microBatch) + " to stage " + std::to_string(to);
     if (!reap(*ch, to, /*wait=*/false, what, error))
       return false;
-    // The header: per value its dtype, rank and dims.
-    int64_t fields = 1 + kHeaderFields * static_cast<int64_t>(msg.values.size());
+    // The header: the counts, then per value its output index, dtype, rank
+    // and dims (the inner transport may carry no indices of its own).
+    int64_t fields = 2 + kHeaderFields * static_cast<int64_t>(msg.values.size());
     Tensor header = Tensor::allocate(GP_I64, 1, &fields);
+    if (header.empty())
+      return fail(what + ": out of memory", error);
     int64_t *h = static_cast<int64_t *>(header.view()->data);
     *h++ = static_cast<int64_t>(msg.values.size());
-    for (const Tensor &v : msg.values) {
+    *h++ = static_cast<int64_t>(msg.indices.size());
+    for (size_t i = 0; i < msg.values.size(); ++i) {
+      const Tensor &v = msg.values[i];
+      *h++ = i < msg.indices.size() ? msg.indices[i] : -1;
       *h++ = v.view()->dtype;
       *h++ = v.view()->rank;
       for (int d = 0; d < GP_MAX_RANK; ++d)
         *h++ = d < v.view()->rank ? v.view()->dims[d] : 0;
     }
-    if (!inner->send(from, to, gradient, {msg.microBatch, msg.indices, {header}}, error))
+    if (!inner->send(from, to, gradient, {msg.microBatch, {}, {header}}, error))
       return false;
     // The values were complete when their function returned.
     std::vector<Tensor> values;
@@ -206,13 +224,13 @@ public:
         ncclGroupEnd();
         return false;
       }
-    InFlight f{nullptr, std::move(values)};
-    if (!checkNccl(ncclGroupEnd(), what + " (ncclGroupEnd)", error) ||
-        !checkCuda(cudaEventCreateWithFlags(&f.done, cudaEventDisableTiming), what, error) ||
-        !checkCuda(cudaEventRecord(f.done, ch->send.stream), what, error))
-      return false;
-    ch->inFlight.push_back(std::move(f));
-    return true;
+    // Kept before anything else can fail: NCCL may be reading the values.
+    ch->inFlight.push_back({nullptr, std::move(values)});
+    InFlight &f = ch->inFlight.back();
+    return checkNccl(ncclGroupEnd(), what + " (ncclGroupEnd)", error) &&
+           checkCuda(cudaEventCreateWithFlags(&f.done, cudaEventDisableTiming),
+                     what + " (cudaEventCreateWithFlags)", error) &&
+           checkCuda(cudaEventRecord(f.done, ch->send.stream), what + " (cudaEventRecord)", error);
   }
 
   bool recv(int from, int to, bool gradient, PipelineMessage &msg, std::string &error) override {
@@ -227,16 +245,18 @@ public:
     if (header.values.size() != 1 || header.values[0].view()->dtype != GP_I64)
       return fail(what + ": a malformed header", error);
     const int64_t *h = static_cast<const int64_t *>(header.values[0].view()->data);
-    int64_t n = h[0];
-    if (n < 0 || gp_numel(header.values[0].view()) != 1 + kHeaderFields * n)
+    int64_t n = gp_numel(header.values[0].view()) >= 2 ? h[0] : -1;
+    if (n < 0 || h[1] < 0 || h[1] > n || gp_numel(header.values[0].view()) != 2 + kHeaderFields * n)
       return fail(what + ": a malformed header", error);
     msg.microBatch = header.microBatch;
-    msg.indices = header.indices;
+    msg.indices.clear();
     msg.values.clear();
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t *e = h + 1 + i * kHeaderFields;
-      Tensor t = allocateOnDevice(ch->recv.device, static_cast<gp_dtype>(e[0]),
-                                  static_cast<int32_t>(e[1]), e + 2);
+      const int64_t *e = h + 2 + i * kHeaderFields;
+      if (i < h[1])
+        msg.indices.push_back(e[0]);
+      Tensor t = allocateOnDevice(ch->recv.device, static_cast<gp_dtype>(e[1]),
+                                  static_cast<int32_t>(e[2]), e + 3);
       if (t.empty())
         return fail(what + ": " + gp_last_error(), error);
       msg.values.push_back(std::move(t));
@@ -259,6 +279,11 @@ public:
   void stop() override {
     stopped = true;
     inner->stop();
+  }
+
+  void setRecvTimeout(double seconds) override {
+    options.timeoutSeconds = seconds;
+    inner->setRecvTimeout(seconds);
   }
 
   bool finish(std::string &error) override {
@@ -293,6 +318,43 @@ private:
     return false;
   }
 
+  /// One byte each way through the channel's communicator now: NCCL
+  /// connects a pair of ranks on their first transfer, which blocks the
+  /// host until the peer posts its side; at setup both sides are here.
+  bool connect(Channel &ch, const std::string &what, std::string &error) {
+    bool send = ch.send.comm, recv = ch.recv.comm;
+    std::vector<Tensor> bytes;
+    for (End *end : {&ch.send, &ch.recv})
+      if (end->comm) {
+        int64_t one = 1;
+        bytes.push_back(allocateOnDevice(end->device, GP_U8, 1, &one));
+        if (bytes.back().empty())
+          return fail(what + ": " + gp_last_error(), error);
+      }
+    if (!checkNccl(ncclGroupStart(), what + ": ncclGroupStart", error))
+      return false;
+    size_t b = 0;
+    if (send && !checkNccl(ncclSend(bytes[b++].view()->data, 1, ncclUint8, 1, ch.send.comm,
+                                    ch.send.stream),
+                           what + ": ncclSend (connect)", error)) {
+      ncclGroupEnd();
+      return false;
+    }
+    if (recv && !checkNccl(ncclRecv(bytes[b].view()->data, 1, ncclUint8, 0, ch.recv.comm,
+                                    ch.recv.stream),
+                           what + ": ncclRecv (connect)", error)) {
+      ncclGroupEnd();
+      return false;
+    }
+    if (!checkNccl(ncclGroupEnd(), what + ": ncclGroupEnd (connect)", error))
+      return false;
+    for (End *end : {&ch.send, &ch.recv})
+      if (end->comm && !wait(*end, -1, what + " (connect)",
+                             [&] { return cudaStreamQuery(end->stream); }, error))
+        return false;
+    return true;
+  }
+
   bool open(End &end, int device, const std::string &what, std::string &error) {
     end.device = device;
     return checkCuda(cudaSetDevice(device), what + ": cudaSetDevice", error) &&
@@ -320,9 +382,13 @@ private:
       if (!checkNccl(ncclCommGetAsyncError(end.comm, &async), what, error))
         return false;
       if (async != ncclSuccess && async != ncclInProgress) {
+        std::string detail = ncclGetLastError(end.comm);
         ncclCommAbort(end.comm);
         end.comm = nullptr;
-        return checkNccl(async, what, error);
+        checkNccl(async, what, error);
+        if (!detail.empty())
+          error += " (" + detail + ")";
+        return false;
       }
       if (stopped) {
         error.clear(); // another stage failed and said why
@@ -333,7 +399,9 @@ private:
       if (waited > options.timeoutSeconds) {
         ncclCommAbort(end.comm);
         end.comm = nullptr;
-        return fail(what + ": stage " + std::to_string(peer) + " did not answer in " +
+        return fail(what + ": " +
+                        (peer >= 0 ? "stage " + std::to_string(peer) : std::string("the peer")) +
+                        " did not answer in " +
                         std::to_string(static_cast<long>(waited)) +
                         " s (--nccl-timeout); stopping every stage",
                     error);

@@ -108,8 +108,16 @@ public:
     return true;
   }
   /// Shares `value` as parameter `index` (no copy when it is on this
-  /// table's device).
+  /// table's device). A stage's table takes only the values it has loaded:
+  /// the others it would load from the main table when first read, and
+  /// keeping every value would put the whole model (and optimizer state) on
+  /// every stage's device.
   bool share(int index, const Tensor &value, std::string &error) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (fallback && values[index].empty())
+        return true;
+    }
     Tensor placed = onDevice(value, device, error);
     if (placed.empty() && !value.empty())
       return false;
@@ -124,6 +132,19 @@ public:
     return onHost(values[index], error);
   }
   const Tensor &value(int index) const { return values[index]; }
+  /// The indices of the values this table holds, as an i64 tensor.
+  Tensor loadedIndices() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<int64_t> loaded;
+    for (int i = 0; i < program.numParams; ++i)
+      if (!values[i].empty())
+        loaded.push_back(i);
+    int64_t n = static_cast<int64_t>(loaded.size());
+    Tensor t = Tensor::allocate(GP_I64, 1, &n);
+    if (!t.empty() && n > 0)
+      std::memcpy(t.view()->data, loaded.data(), n * sizeof(int64_t));
+    return t;
+  }
   /// The parameters set since the last call.
   std::set<int> takeWritten() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -735,6 +756,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     }
   }
   bool leader = !distributed || mpi.rank() == 0;
+  if (distributed && accelerator && !accelerator->setProcess(mpi.rank(), mpi.localRank(), error))
+    return ::fail(error);
   auto fail = [&](const std::string &message) {
     int rc = ::fail(distributed ? "rank " + std::to_string(mpi.rank()) + ": " + message : message);
     if (distributed)
@@ -921,7 +944,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   std::map<std::string, int> paramIndex;
   for (int i = 0; i < program.numParams; ++i)
     paramIndex[program.params[i].name] = i;
-  enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13, kProfile = 14 };
+  enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13, kProfile = 14, kLoaded = 15 };
+  // Per rank, the parameters its stage holds: rank 0 sends it only those
+  // after an update.
+  std::vector<std::set<int64_t>> loadedBy(program.stages);
   const FunctionSpec &update = program.functions[program.updateFunction];
   auto start = std::chrono::steady_clock::now();
   // The first step run warms up (arenas, caches, thread pools) and is not
@@ -984,6 +1010,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       if (!mpi.sendTensors(0, kStored, stored, error) ||
           !mpi.sendTensors(0, kGrads, grads, error) ||
           (mpi.rank() == program.stages - 1 && !mpi.sendTensors(0, kLosses, lossValues, error)) ||
+          !mpi.sendTensors(0, kLoaded, {{0, mine.loadedIndices()}}, error) ||
           !mpi.recvTensors(0, kUpdated, updated, error))
         return fail("step " + std::to_string(step) + ": " + error);
       for (auto &[index, value] : updated)
@@ -993,11 +1020,17 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     }
     if (distributed) {
       for (int r = 1; r < program.stages; ++r) {
-        TaggedTensors stored, grads, lossValues;
+        TaggedTensors stored, grads, lossValues, loaded;
         if (!mpi.recvTensors(r, kStored, stored, error) ||
             !mpi.recvTensors(r, kGrads, grads, error) ||
-            (r == program.stages - 1 && !mpi.recvTensors(r, kLosses, lossValues, error)))
+            (r == program.stages - 1 && !mpi.recvTensors(r, kLosses, lossValues, error)) ||
+            !mpi.recvTensors(r, kLoaded, loaded, error))
           return fail("step " + std::to_string(step) + ": " + error);
+        if (loaded.size() != 1 || loaded[0].second.view()->dtype != GP_I64)
+          return fail("step " + std::to_string(step) + ": a malformed message from rank " +
+                      std::to_string(r));
+        const int64_t *held = static_cast<const int64_t *>(loaded[0].second.view()->data);
+        loadedBy[r] = std::set<int64_t>(held, held + gp_numel(loaded[0].second.view()));
         for (auto &[index, value] : stored)
           if (!main.share(static_cast<int>(index), value, error))
             return fail(error);
@@ -1035,9 +1068,14 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       updated.emplace_back(index, main.value(index));
     }
     if (distributed)
-      for (int r = 1; r < program.stages; ++r)
-        if (!mpi.sendTensors(r, kUpdated, updated, error))
+      for (int r = 1; r < program.stages; ++r) {
+        TaggedTensors theirs;
+        for (auto &[index, value] : updated)
+          if (loadedBy[r].count(index))
+            theirs.emplace_back(index, value);
+        if (!mpi.sendTensors(r, kUpdated, theirs, error))
           return fail("step " + std::to_string(step) + ": " + error);
+      }
     double loss = 0;
     for (int mb = 0; mb < program.microBatches; ++mb) {
       Tensor value = onHost(losses[mb], error);

@@ -97,6 +97,9 @@ public:
   /// Called once the local stages are done: completes sends still in
   /// flight.
   virtual bool finish(std::string &error) { return true; }
+  /// From now on a receive that waits longer than `seconds` fails, naming
+  /// both stages (0: wait for ever, the default).
+  virtual void setRecvTimeout(double /*seconds*/) {}
 };
 
 /// The in-process transport: a FIFO per pair of stages and direction.

@@ -282,6 +282,11 @@ public:
   virtual bool enter(FunctionContext &ctx, std::string &error) = 0;
   /// Releases the contexts (called before the trainer returns).
   virtual void detach() {}
+  /// Under mpirun: this process is rank `rank`, `localRank` among the
+  /// ranks of its node (called before attach).
+  virtual bool setProcess(int /*rank*/, int /*localRank*/, std::string & /*error*/) {
+    return true;
+  }
   /// The stage-to-stage transport: `inner` (in-process queues, or MPI
   /// between processes) as it is, or wrapped to move device tensors between
   /// devices; `localStages` run in this process. nullptr with `error` set
