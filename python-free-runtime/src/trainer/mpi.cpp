@@ -2,6 +2,7 @@
 
 #include "mpi.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -68,24 +69,43 @@ bool pack(int self, int to, const TaggedTensors &tensors, Packed &p, std::string
       p.header.push_back(d < v.rank ? v.dims[d] : 0);
     p.payload.append(static_cast<const char *>(v.data), t.bytes());
   }
-  if (p.payload.size() > static_cast<size_t>(INT_MAX)) {
-    error = "rank " + std::to_string(self) + ": a message of " + std::to_string(p.payload.size()) +
-            " bytes to rank " + std::to_string(to) + " is too large for one MPI message";
-    return false;
-  }
   return true;
+}
+
+/// The largest MPI message: a payload goes in pieces of at most this many
+/// bytes (an MPI count is an int). GPIPE_MPI_CHUNK_BYTES sets it (the same
+/// on every rank; the tests make it small).
+size_t chunkBytes() {
+  static const size_t bytes = [] {
+    const char *text = std::getenv("GPIPE_MPI_CHUNK_BYTES");
+    long long n = text ? std::atoll(text) : 0;
+    return n > 0 && n <= INT_MAX ? static_cast<size_t>(n) : size_t(1) << 30;
+  }();
+  return bytes;
+}
+
+/// The pieces of a payload of `bytes`: (offset, length), at least one.
+std::vector<std::pair<size_t, int>> pieces(size_t bytes) {
+  std::vector<std::pair<size_t, int>> out;
+  size_t chunk = chunkBytes();
+  for (size_t offset = 0; offset < bytes || out.empty(); offset += chunk)
+    out.emplace_back(offset, static_cast<int>(std::min(chunk, bytes - offset)));
+  return out;
 }
 
 bool sendAll(int self, int to, int tag, const TaggedTensors &tensors, std::string &error) {
   Packed p;
   std::string call = "MPI_Send to rank " + std::to_string(to);
-  return pack(self, to, tensors, p, error) &&
-         check(MPI_Send(p.header.data(), static_cast<int>(p.header.size()), MPI_INT64_T, to, tag,
-                        MPI_COMM_WORLD),
-               self, call, error) &&
-         check(MPI_Send(p.payload.data(), static_cast<int>(p.payload.size()), MPI_BYTE, to, tag,
-                        MPI_COMM_WORLD),
-               self, call, error);
+  if (!pack(self, to, tensors, p, error) ||
+      !check(MPI_Send(p.header.data(), static_cast<int>(p.header.size()), MPI_INT64_T, to, tag,
+                      MPI_COMM_WORLD),
+             self, call, error))
+    return false;
+  for (auto [offset, length] : pieces(p.payload.size()))
+    if (!check(MPI_Send(p.payload.data() + offset, length, MPI_BYTE, to, tag, MPI_COMM_WORLD),
+               self, call, error))
+      return false;
+  return true;
 }
 
 /// Waits for a message from `from` with `tag`: MPI_Probe, or with a
@@ -126,20 +146,39 @@ bool recvAll(int self, int from, int tag, TaggedTensors &tensors, std::string &e
                       MPI_STATUS_IGNORE),
              self, call, error))
     return false;
-  int bytes = 0;
-  if (!check(MPI_Probe(from, tag, MPI_COMM_WORLD, &status), self, call, error) ||
-      !check(MPI_Get_count(&status, MPI_BYTE, &bytes), self, call, error))
-    return false;
-  std::string payload(bytes, '\0');
-  if (!check(MPI_Recv(payload.data(), bytes, MPI_BYTE, from, tag, MPI_COMM_WORLD,
-                      MPI_STATUS_IGNORE),
-             self, call, error))
-    return false;
   int64_t n = header.empty() ? -1 : header[0];
   if (n < 0 || header.size() != static_cast<size_t>(1 + n * kHeaderFields)) {
     error = "rank " + std::to_string(self) + ": a malformed message from rank " +
             std::to_string(from);
     return false;
+  }
+  // The payload's size follows from the header; it comes in pieces.
+  size_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t *h = &header[1 + i * kHeaderFields];
+    gp_tensor shape{};
+    if (gp_tensor_init(&shape, static_cast<gp_dtype>(h[1]), static_cast<int32_t>(h[2]), h + 3) !=
+        GP_OK) {
+      error = "rank " + std::to_string(self) + ": a malformed message from rank " +
+              std::to_string(from);
+      return false;
+    }
+    total += gp_numel(&shape) * gp_dtype_size(shape.dtype);
+  }
+  std::string payload(total, '\0');
+  for (auto [offset, length] : pieces(total)) {
+    int got = 0;
+    if (!check(MPI_Recv(payload.data() + offset, length, MPI_BYTE, from, tag, MPI_COMM_WORLD,
+                        &status),
+               self, call, error) ||
+        !check(MPI_Get_count(&status, MPI_BYTE, &got), self, call, error))
+      return false;
+    if (got != length) {
+      error = "rank " + std::to_string(self) + ": a message from rank " + std::to_string(from) +
+              " came in pieces of another size (is GPIPE_MPI_CHUNK_BYTES the same on every "
+              "rank?)";
+      return false;
+    }
   }
   size_t offset = 0;
   tensors.clear();
@@ -182,16 +221,20 @@ public:
       return false;
     int tag = gradient ? 2 : 1;
     std::string call = "MPI_Isend to rank " + std::to_string(to);
-    if (!check(MPI_Isend(pending->packed.header.data(),
-                         static_cast<int>(pending->packed.header.size()), MPI_INT64_T, to, tag,
-                         MPI_COMM_WORLD, &pending->requests[0]),
-               rank, call, error) ||
-        !check(MPI_Isend(pending->packed.payload.data(),
-                         static_cast<int>(pending->packed.payload.size()), MPI_BYTE, to, tag,
-                         MPI_COMM_WORLD, &pending->requests[1]),
+    auto parts = pieces(pending->packed.payload.size());
+    pending->requests.assign(1 + parts.size(), MPI_REQUEST_NULL);
+    // In flight from the first request on: its buffers must outlive it.
+    Pending &p = *pending;
+    inFlight.push_back(std::move(pending));
+    if (!check(MPI_Isend(p.packed.header.data(), static_cast<int>(p.packed.header.size()),
+                         MPI_INT64_T, to, tag, MPI_COMM_WORLD, &p.requests[0]),
                rank, call, error))
       return false;
-    inFlight.push_back(std::move(pending));
+    for (size_t i = 0; i < parts.size(); ++i)
+      if (!check(MPI_Isend(p.packed.payload.data() + parts[i].first, parts[i].second, MPI_BYTE,
+                           to, tag, MPI_COMM_WORLD, &p.requests[1 + i]),
+                 rank, call, error))
+        return false;
     return reap(/*wait=*/false, error);
   }
   bool finish(std::string &error) override { return reap(/*wait=*/true, error); }
@@ -220,14 +263,16 @@ public:
 private:
   struct Pending {
     Packed packed;
-    MPI_Request requests[2];
+    std::vector<MPI_Request> requests;
   };
   /// Drops the sends that completed (all of them with `wait`).
   bool reap(bool wait, std::string &error) {
     for (auto it = inFlight.begin(); it != inFlight.end();) {
       int done = 0;
-      int code = wait ? MPI_Waitall(2, (*it)->requests, MPI_STATUSES_IGNORE)
-                      : MPI_Testall(2, (*it)->requests, &done, MPI_STATUSES_IGNORE);
+      std::vector<MPI_Request> &requests = (*it)->requests;
+      int count = static_cast<int>(requests.size());
+      int code = wait ? MPI_Waitall(count, requests.data(), MPI_STATUSES_IGNORE)
+                      : MPI_Testall(count, requests.data(), &done, MPI_STATUSES_IGNORE);
       if (!check(code, rank, wait ? "MPI_Waitall" : "MPI_Testall", error))
         return false;
       if (wait || done)
