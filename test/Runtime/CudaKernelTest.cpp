@@ -1030,3 +1030,49 @@ TEST_F(CudaKernels, NllLossGrad) {
                               c.ignoreIndex, t[3]));
   }
 }
+
+//===----------------------------------------------------------------------===//
+// Contexts and memory
+//===----------------------------------------------------------------------===//
+
+TEST_F(CudaKernels, ConstantsAreUploadedOncePerContext) {
+  auto host = randomF32({5, 7}, 3);
+  const gp_tensor *first = nullptr, *again = nullptr;
+  ASSERT_CUDA_OK(gp_cuda_constant(ctx, &host, &first));
+  ASSERT_CUDA_OK(gp_cuda_constant(ctx, &host, &again));
+  EXPECT_EQ(first, again);
+  EXPECT_NE(first->data, host.view.data);
+  std::vector<float> back(host.data.size());
+  ASSERT_GP_OK(gp_cuda_to_host(ctx, back.data(), first->data, back.size() * sizeof(float)));
+  EXPECT_EQ(back, host.data);
+}
+
+TEST_F(CudaKernels, ArenaGrowsOnlyWhenAskedForMore) {
+  unsigned char *a = nullptr, *b = nullptr, *c = nullptr;
+  ASSERT_GP_OK(gp_cuda_arena(ctx, 1 << 20, &a));
+  ASSERT_GP_OK(gp_cuda_arena(ctx, 1000, &b));
+  EXPECT_EQ(a, b);
+  ASSERT_GP_OK(gp_cuda_arena(ctx, 4 << 20, &c));
+  ASSERT_NE(c, nullptr);
+  ASSERT_GP_OK(gp_cuda_memset_zero(ctx, c, 4 << 20));
+  ASSERT_GP_OK(gp_cuda_sync(ctx));
+}
+
+TEST_F(CudaKernels, FreedBlocksAreReusedAndCopiesRoundTrip) {
+  int device = gp_cuda_ctx_device(ctx);
+  void *p = gp_cuda_alloc(device, 3000);
+  ASSERT_NE(p, nullptr) << gp_last_error();
+  gp_cuda_free(device, p);
+  void *q = gp_cuda_alloc(device, 2900); // the same size class
+  EXPECT_EQ(p, q);
+  auto host = randomF32({700}, 4);
+  std::vector<float> back(700, 0.0f);
+  void *r = gp_cuda_alloc(device, 700 * sizeof(float));
+  ASSERT_NE(r, nullptr) << gp_last_error();
+  ASSERT_GP_OK(gp_cuda_to_device(ctx, q, host.data.data(), 700 * sizeof(float)));
+  ASSERT_GP_OK(gp_cuda_copy_bytes(ctx, r, q, device, 700 * sizeof(float)));
+  ASSERT_GP_OK(gp_cuda_to_host(ctx, back.data(), r, 700 * sizeof(float)));
+  EXPECT_EQ(back, host.data);
+  gp_cuda_free(device, q);
+  gp_cuda_free(device, r);
+}
