@@ -51,37 +51,20 @@ __global__ void broadcastKernel(const float *c, cuda::Shape s, float scale,
     out[i] = scale * c[cuda::offsetOf(s, i)];
 }
 
-/// Owners of cuBLASLt descriptors, so that every path destroys them.
-struct OpDesc {
-  cublasLtMatmulDesc_t d = nullptr;
-  OpDesc() = default;
-  OpDesc(const OpDesc &) = delete;
-  OpDesc &operator=(const OpDesc &) = delete;
-  ~OpDesc() {
+/// An owner of a cuBLASLt descriptor, so that every path destroys it.
+template <typename Handle, cublasStatus_t (*destroy)(Handle)> struct Owned {
+  Handle d = nullptr;
+  Owned() = default;
+  Owned(const Owned &) = delete;
+  Owned &operator=(const Owned &) = delete;
+  ~Owned() {
     if (d)
-      cublasLtMatmulDescDestroy(d);
+      destroy(d);
   }
 };
-struct Layout {
-  cublasLtMatrixLayout_t d = nullptr;
-  Layout() = default;
-  Layout(const Layout &) = delete;
-  Layout &operator=(const Layout &) = delete;
-  ~Layout() {
-    if (d)
-      cublasLtMatrixLayoutDestroy(d);
-  }
-};
-struct Preference {
-  cublasLtMatmulPreference_t d = nullptr;
-  Preference() = default;
-  Preference(const Preference &) = delete;
-  Preference &operator=(const Preference &) = delete;
-  ~Preference() {
-    if (d)
-      cublasLtMatmulPreferenceDestroy(d);
-  }
-};
+using OpDesc = Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
+using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
+using Preference = Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
 
 template <typename T>
 gp_status setAttr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr,
