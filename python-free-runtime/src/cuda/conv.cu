@@ -202,9 +202,23 @@ gp_status makePlan(gp_cuda_ctx *ctx, const Conv &g, const char *what,
 /// chosen algorithm's math type.
 template <typename Perf, int kCount, typename Algo, typename Query,
           typename WorkspaceSize>
-gp_status chooseAlgo(gp_cuda_ctx *ctx, ConvPlan &p, bool deterministic,
-                     Query query, WorkspaceSize workspaceSize, const char *what,
-                     Algo &algo, size_t &bytes) {
+gp_status chooseAlgo(gp_cuda_ctx *ctx, ConvPlan &p, const Conv &g,
+                     bool deterministic, Query query,
+                     WorkspaceSize workspaceSize, const char *what, Algo &algo,
+                     size_t &bytes) {
+  // The choice for this problem, once per context: the heuristic is asked
+  // for the same shapes every micro-batch.
+  std::string key = what;
+  for (int64_t v : {g.n, g.c, g.h, g.w, g.f, g.cg, g.kh, g.kw, g.oh, g.ow, g.sh,
+                    g.sw, g.pt, g.pl, g.dh, g.dw, g.groups})
+    key += "," + std::to_string(v);
+  auto cached = ctx->convAlgos.find(key);
+  if (cached != ctx->convAlgos.end()) {
+    algo = static_cast<Algo>(cached->second.algo);
+    bytes = cached->second.bytes;
+    return check(cudnnSetConvolutionMathType(p.conv.d, cached->second.math),
+                 "cudnnSetConvolutionMathType");
+  }
   Perf perf[kCount];
   int returned = 0;
   if (query(kCount, &returned, perf))
@@ -229,6 +243,7 @@ gp_status chooseAlgo(gp_cuda_ctx *ctx, ConvPlan &p, bool deterministic,
         continue;
       algo = r.algo;
       bytes = need;
+      ctx->convAlgos[key] = {static_cast<int>(algo), need, math};
       return GP_OK;
     }
   return fail(std::string(what) + ": cuDNN offers no usable algorithm");
@@ -533,7 +548,7 @@ extern "C" gp_status gp_cuda_conv2d(gp_cuda_ctx *ctx, const gp_tensor *x,
   cudnnConvolutionFwdAlgo_t algo{};
   size_t algoBytes = 0;
   if (chooseAlgo<cudnnConvolutionFwdAlgoPerf_t,
-                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(ctx, p, false, query, size,
+                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(ctx, p, g, false, query, size,
                                                    "conv2d", algo, algoBytes))
     return GP_ERROR;
   float *padded = nullptr;
@@ -597,7 +612,7 @@ gp_cuda_conv2d_grad_input(gp_cuda_ctx *ctx, const gp_tensor *dy,
   size_t algoBytes = 0;
   if (chooseAlgo<cudnnConvolutionBwdDataAlgoPerf_t,
                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
-          ctx, p, true, query, size, "conv2d_grad_input", algo, algoBytes))
+          ctx, p, g, true, query, size, "conv2d_grad_input", algo, algoBytes))
     return GP_ERROR;
   float *padded = nullptr;
   void *algoWorkspace = nullptr;
@@ -657,7 +672,7 @@ gp_cuda_conv2d_grad_weight(gp_cuda_ctx *ctx, const gp_tensor *dy,
   size_t algoBytes = 0;
   if (chooseAlgo<cudnnConvolutionBwdFilterAlgoPerf_t,
                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
-          ctx, p, true, query, size, "conv2d_grad_weight", algo, algoBytes))
+          ctx, p, g, true, query, size, "conv2d_grad_weight", algo, algoBytes))
     return GP_ERROR;
   float *padded = nullptr;
   void *algoWorkspace = nullptr;

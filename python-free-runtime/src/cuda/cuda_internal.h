@@ -38,6 +38,16 @@ struct gp_cuda_ctx {
     gp_tensor view{};
   };
   std::unordered_map<const void *, Constant> constants;
+  /// The algorithms the libraries' heuristics chose, by problem (a training
+  /// step asks for the same shapes every micro-batch): cuBLASLt's, and
+  /// cuDNN's with their workspace bytes and math type.
+  std::unordered_map<std::string, cublasLtMatmulAlgo_t> matmulAlgos;
+  struct ConvAlgo {
+    int algo = 0;
+    size_t bytes = 0;
+    cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  };
+  std::unordered_map<std::string, ConvAlgo> convAlgos;
 };
 
 namespace gp::cuda {

@@ -219,6 +219,20 @@ public:
         setAttr(pref.d, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
                 spec.alignOut))
       return GP_ERROR;
+    // The heuristic's choice for this problem, once per context.
+    std::string key =
+        std::to_string(spec.m) + "," + std::to_string(spec.n) + "," + std::to_string(spec.k) +
+        "," + std::to_string(spec.transA) + std::to_string(spec.transB) + "," +
+        std::to_string(spec.batch) + "," + std::to_string(spec.strideA) + "," +
+        std::to_string(spec.strideB) + "," + std::to_string(spec.alignA) + "," +
+        std::to_string(spec.alignB) + "," + std::to_string(spec.alignOut) + "," +
+        std::to_string(spec.bias != nullptr) + std::to_string(spec.activation) + "," +
+        std::to_string(static_cast<int>(ops.type));
+    auto cached = ctx->matmulAlgos.find(key);
+    if (cached != ctx->matmulAlgos.end()) {
+      algo = cached->second;
+      return GP_OK;
+    }
     cublasLtMatmulHeuristicResult_t result{};
     int returned = 0;
     // C is D (in place): the same layout serves both.
@@ -234,6 +248,7 @@ public:
                   std::to_string(spec.n) + "] (batch " +
                   std::to_string(spec.batch) + ")");
     algo = result.algo;
+    ctx->matmulAlgos.emplace(std::move(key), algo);
     return GP_OK;
   }
 
