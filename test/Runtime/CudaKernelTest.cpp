@@ -576,6 +576,23 @@ TEST_F(CudaKernels, Conv2d) {
   }
 }
 
+// The second call of a problem takes the algorithm the context cached on
+// the first (new data, the same shapes), and still matches the CPU.
+TEST_F(CudaKernels, Conv2dAndGemmAgainWithCachedAlgorithms) {
+  const ConvCase &p = kConvCases[0];
+  for (unsigned seed : {11u, 12u}) {
+    auto x = randomF32(p.x(), seed), w = randomF32(p.weight(), seed + 100);
+    Tensor<float> want(GP_F32, p.y());
+    compareKernel(std::string("conv2d again ") + p.name, kMatmul, {&x, &w, nullptr}, {&want},
+                  KERNEL_PAIR(conv2d, t[0], t[1], t[2], p.strides, p.pads, p.dilations,
+                              p.groups, t[3]));
+    auto a = randomF32({6, 10}, seed + 200), b = randomF32({10, 3}, seed + 300);
+    Tensor<float> c(GP_F32, {6, 3});
+    compareKernel("gemm again", kMatmul, {&a, &b, nullptr}, {&c},
+                  KERNEL_PAIR(gemm, t[0], t[1], t[2], 1.0f, 0.0f, false, false, t[3]));
+  }
+}
+
 TEST_F(CudaKernels, Conv2dGradInputAndWeight) {
   unsigned seed = 1;
   for (const ConvCase &p : kConvCases) {
