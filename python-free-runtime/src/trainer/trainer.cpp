@@ -79,7 +79,8 @@ public:
     return values[index].view();
   }
   bool set(int index, const gp_tensor &value, std::string &error) override {
-    if (device >= 0) {
+    DeviceMemory *memory = deviceMemory();
+    if (device >= 0 && !(memory && memory->hostAddressable())) {
       // The view is device memory only its program's stream may copy.
       error = "a device program stores parameter values with ParamTable::store";
       return false;
@@ -89,6 +90,9 @@ public:
       error = "out of memory storing parameter " + std::string(program.params[index].name);
       return false;
     }
+    // A simulated device's memory is host memory: the copy is its value.
+    if (device >= 0)
+      copy = Tensor(*copy.view(), copy.owner(), device);
     std::lock_guard<std::mutex> lock(mutex);
     values[index] = std::move(copy);
     written.insert(index);
@@ -718,6 +722,12 @@ void drawProgress(long long step, long long steps, double loss, double samplesPe
 
 } // namespace
 
+namespace {
+Accelerator *defaultAccelerator = nullptr;
+}
+
+void gp::setDefaultAccelerator(Accelerator *accelerator) { defaultAccelerator = accelerator; }
+
 std::unique_ptr<Transport> gp::Accelerator::transport(std::unique_ptr<Transport> inner,
                                                        const std::vector<int> &,
                                                        std::string &) {
@@ -738,6 +748,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   std::string error;
   if (!parse(argc, argv, program, o, error))
     return fail(error);
+  if (!accelerator)
+    accelerator = defaultAccelerator;
   if (std::strcmp(program.target, "cpu") != 0 && !accelerator)
     return fail(std::string("this program was compiled for ") + program.target +
                 " but runs without a device (link it with its target's trainer)");

@@ -69,6 +69,9 @@ public:
   virtual Tensor toDevice(const Tensor &t, int device, std::string &error) = 0;
   /// a + b on a's device (b moved there first).
   virtual Tensor add(const Tensor &a, const Tensor &b, std::string &error) = 0;
+  /// Whether the host can read and write device memory directly (a
+  /// simulated device); then a table may copy a device value itself.
+  virtual bool hostAddressable() const { return false; }
 };
 void setDeviceMemory(DeviceMemory *memory);
 DeviceMemory *deviceMemory();
@@ -301,6 +304,11 @@ public:
 /// functions run on its devices.
 int trainerMain(const Program &program, int argc, char **argv,
                 Accelerator *accelerator = nullptr);
+/// The accelerator trainerMain uses when it is given none (nullptr: none);
+/// a program's main cannot pass one, an embedding (or a test that
+/// simulates devices) can install one.
+void setDefaultAccelerator(Accelerator *accelerator);
+
 /// trainerMain on CUDA devices (libgpipe_trainer_cuda): a stage per GPU
 /// thread, stages sharing GPUs when there are fewer GPUs than stages.
 int cudaTrainerMain(const Program &program, int argc, char **argv);
