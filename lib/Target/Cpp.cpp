@@ -223,12 +223,8 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
     for (auto &[root, loop] : fused)
       for (Operation *op : loop.ops)
         inLoop.insert(op);
-    if (cuda) {
+    if (cuda)
       planGemmRelu(block, fused, inLoop);
-      for (auto &[root, loop] : fused)
-        for (Operation *op : loop.ops)
-          inLoop.insert(op);
-    }
   }
   // Op timing: every op that calls a kernel and every fused loop, between
   // timer.start() and timer.stop(its entries in the function's OpSpecs);

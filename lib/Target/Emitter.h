@@ -131,9 +131,9 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block);
 /// cuBLASLt call with a relu epilogue, unless the relu's tensor shares
 /// bytes with an operand of the gemm (the call reads them while it
 /// writes). A backward that recomputes the relu also reads the gemm's
-/// result, so only forwards match.
+/// result, so only forwards match. Adds both ops to `inLoop`.
 void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
-                  const DenseSet<Operation *> &inLoop);
+                  DenseSet<Operation *> &inLoop);
 
 /// Whether a program built with op timing times `op`: every op that calls a
 /// kernel (constants are static data, parameter reads and writes table

@@ -139,7 +139,7 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block) {
 }
 
 void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
-                  const DenseSet<Operation *> &inLoop) {
+                  DenseSet<Operation *> &inLoop) {
   for (Operation &op : block) {
     auto gemm = dyn_cast<GemmOp>(&op);
     if (!gemm || !gemm.getResult().hasOneUse() ||
@@ -161,6 +161,8 @@ void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
     fused.ops = {gemm, relu};
     fused.gemmRelu = true;
     loops[relu] = std::move(fused);
+    inLoop.insert(gemm);
+    inLoop.insert(relu);
   }
 }
 

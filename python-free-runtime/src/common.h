@@ -36,6 +36,29 @@ std::vector<int64_t> stridesOf(const std::vector<int64_t> &dims);
 bool broadcastStrides(const gp_tensor *in, const std::vector<int64_t> &outDims,
                       std::vector<int64_t> &strides);
 
+/// `t` viewed as [outer, dim, inner] around `axis` (0 <= axis < rank).
+struct AxisSplit {
+  int64_t outer = 1, dim = 1, inner = 1;
+};
+inline AxisSplit splitAtAxis(const gp_tensor *t, int64_t axis) {
+  AxisSplit s;
+  s.dim = t->dims[axis];
+  for (int64_t d = 0; d < t->rank; ++d)
+    if (d < axis)
+      s.outer *= t->dims[d];
+    else if (d > axis)
+      s.inner *= t->dims[d];
+  return s;
+}
+
+/// The product of an [N, C, ...] tensor's dimensions after the channel.
+inline int64_t spatialSize(const gp_tensor *x) {
+  int64_t s = 1;
+  for (int32_t d = 2; d < x->rank; ++d)
+    s *= x->dims[d];
+  return s;
+}
+
 } // namespace gp
 
 #endif // GPIPE_RUNTIME_COMMON_H

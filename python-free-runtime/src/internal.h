@@ -90,20 +90,6 @@ template <typename Fn> gp_status dispatchAllWithHalves(gp_dtype dtype, Fn fn) {
   }
 }
 
-/// `t` viewed as [outer, dim, inner] around `axis` (0 <= axis < rank).
-struct AxisSplit {
-  int64_t outer = 1, dim = 1, inner = 1;
-};
-inline AxisSplit splitAtAxis(const gp_tensor *t, int64_t axis) {
-  AxisSplit s;
-  s.dim = t->dims[axis];
-  for (int64_t d = 0; d < t->rank; ++d)
-    if (d < axis)
-      s.outer *= t->dims[d];
-    else if (d > axis)
-      s.inner *= t->dims[d];
-  return s;
-}
 
 inline bool isHalf(gp_dtype d) { return d == GP_F16 || d == GP_BF16; }
 

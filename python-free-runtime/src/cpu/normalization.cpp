@@ -19,13 +19,6 @@ gp_status checkChannels(const gp_tensor *x, std::initializer_list<const gp_tenso
                   std::to_string(x->dims[1]) + "] of the input's type");
   return GP_OK;
 }
-
-int64_t spatialSize(const gp_tensor *x) {
-  int64_t s = 1;
-  for (int32_t d = 2; d < x->rank; ++d)
-    s *= x->dims[d];
-  return s;
-}
 } // namespace
 
 extern "C" gp_status gp_cpu_batch_norm(const gp_tensor *x, const gp_tensor *scale,

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 struct gp_cuda_ctx {
@@ -91,6 +92,22 @@ __device__ inline int64_t offsetOf(const Shape &s, int64_t i) {
     i = q;
   }
   return offset;
+}
+
+/// NaN for floating-point types; never for the others.
+template <typename T> __device__ __forceinline__ bool isNan(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return v != v;
+  else
+    return false;
+}
+
+/// out[i] = in[offset of i in `view`]: a strided view made dense.
+template <typename T>
+__global__ void gatherStrided(const T *in, Shape view, T *out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = in[offsetOf(view, i)];
 }
 #endif
 

@@ -19,6 +19,7 @@ using namespace gp;
 using gp::cuda::blocksFor;
 using gp::cuda::kThreads;
 using gp::cuda::Shape;
+using gp::cuda::isNan;
 
 namespace {
 
@@ -103,12 +104,6 @@ gp_status broadcastOperands(const std::array<const gp_tensor *, N> &inputs,
   return GP_OK;
 }
 
-template <typename T> __device__ __forceinline__ bool isNan(T v) {
-  if constexpr (std::is_floating_point_v<T>)
-    return v != v;
-  else
-    return false;
-}
 
 //===----------------------------------------------------------------------===//
 // Unary

@@ -140,14 +140,8 @@ __global__ void logSumExpRows(const float *x, int64_t rows, int64_t dim,
                               float *rowMax, float *rowLogSum) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float *row = x + r * dim;
-    float mx = -INFINITY;
-    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
-      mx = fmaxf(mx, row[i]);
-    mx = blockReduce(mx, Max(), -INFINITY);
-    double sum = 0;
-    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
-      sum += expf(row[i] - mx);
-    sum = blockReduce(sum, Add(), 0.0);
+    float mx = 0;
+    double sum = rowSumExp(row, dim, mx);
     if (threadIdx.x == 0) {
       rowMax[r] = mx;
       rowLogSum[r] = float(log(sum));

@@ -70,14 +70,6 @@ gp_status checkChannels(
   return GP_OK;
 }
 
-/// The product of x's dimensions after the channel.
-int64_t spatialSize(const gp_tensor *x) {
-  int64_t s = 1;
-  for (int32_t d = 2; d < x->rank; ++d)
-    s *= x->dims[d];
-  return s;
-}
-
 /// The product of x's dimensions before and from `axis`.
 std::pair<int64_t, int64_t> splitRows(const gp_tensor *x, int64_t axis) {
   int64_t outer = 1, inner = 1;
@@ -397,14 +389,8 @@ __global__ void softmaxRows(const float *x, int64_t rows, int64_t dim,
                             bool logOutput, float *out) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float *row = x + r * dim;
-    float mx = -INFINITY;
-    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
-      mx = fmaxf(mx, row[i]);
-    mx = blockReduce(mx, Max(), -INFINITY);
-    double sum = 0;
-    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
-      sum += expf(row[i] - mx);
-    float logSum = float(log(blockReduce(sum, Add(), 0.0)));
+    float mx = 0;
+    float logSum = float(log(rowSumExp(row, dim, mx)));
     for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
       float v = row[i] - mx - logSum;
       out[r * dim + i] = logOutput ? v : expf(v);

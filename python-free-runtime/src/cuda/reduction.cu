@@ -20,6 +20,8 @@ using namespace gp;
 using gp::cuda::blocksFor;
 using gp::cuda::kThreads;
 using gp::cuda::Shape;
+using gp::cuda::gatherStrided;
+using gp::cuda::isNan;
 
 namespace {
 
@@ -47,12 +49,6 @@ unsigned gridFor(int64_t items, int64_t perBlock) {
   return static_cast<unsigned>(std::min<int64_t>(blocks, 65535 * 8));
 }
 
-template <typename T> __device__ __forceinline__ bool isNan(T v) {
-  if constexpr (std::is_floating_point_v<T>)
-    return v != v;
-  else
-    return false;
-}
 
 //===----------------------------------------------------------------------===//
 // Sum, mean, max and min
@@ -165,12 +161,6 @@ __global__ void reduceColumns(const In *in, Out *out, int64_t outer,
   }
 }
 
-template <typename T>
-__global__ void gatherStrided(const T *in, Shape view, T *out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = in[gp::cuda::offsetOf(view, i)];
-}
 
 /// How a reduction over the view [outer, len, inner] runs.
 struct Plan {

@@ -65,6 +65,19 @@ template <typename T, typename Op> __device__ T blockReduce(T v, Op op, T identi
   return warpReduce(v, op);
 }
 
+/// A block's row of `dim` logits: its maximum (`mx`, NaN ignored as the CPU
+/// does) and the sum of exp(x - mx) in double, on every thread.
+__device__ inline double rowSumExp(const float *row, int64_t dim, float &mx) {
+  mx = -INFINITY;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
+    mx = fmaxf(mx, row[i]);
+  mx = blockReduce(mx, Max(), -INFINITY);
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
+    sum += expf(row[i] - mx);
+  return blockReduce(sum, Add(), 0.0);
+}
+
 } // namespace gp::cuda
 
 #endif // GPIPE_RUNTIME_CUDA_ROW_REDUCE_CUH

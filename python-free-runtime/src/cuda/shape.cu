@@ -15,6 +15,7 @@ using namespace gp;
 using gp::cuda::blocksFor;
 using gp::cuda::kThreads;
 using gp::cuda::Shape;
+using gp::cuda::gatherStrided;
 
 namespace {
 
@@ -64,12 +65,6 @@ Shape collapsedView(const std::vector<int64_t> &dims,
   return s;
 }
 
-template <typename W>
-__global__ void gatherStrided(const W *in, Shape view, W *out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = in[gp::cuda::offsetOf(view, i)];
-}
 
 template <typename W>
 __global__ void scatterStrided(const W *in, W *out, Shape view, int64_t n) {
@@ -192,22 +187,6 @@ __global__ void copyRows(const W *in, W *out, int64_t rows, int64_t rowWords,
 //===----------------------------------------------------------------------===//
 // Gather
 //===----------------------------------------------------------------------===//
-
-/// `t` viewed as [outer, dim, inner] around `axis`.
-struct AxisSplit {
-  int64_t outer = 1, dim = 1, inner = 1;
-};
-
-AxisSplit splitAtAxis(const gp_tensor *t, int64_t axis) {
-  AxisSplit s;
-  s.dim = t->dims[axis];
-  for (int64_t d = 0; d < t->rank; ++d)
-    if (d < axis)
-      s.outer *= t->dims[d];
-    else if (d > axis)
-      s.inner *= t->dims[d];
-  return s;
-}
 
 /// The in-range row an index picks (negative indices count from the end),
 /// or -1 when it is out of range.
