@@ -132,6 +132,19 @@ int main(int argc, char **argv) {
                               batchSize.getValue(), microBatches));
   if (training.memoryBudget.getNumOccurrences() && training.recompute != "auto")
     return fail("--memory-budget applies to --recompute auto only");
+  // A bad output path is found before the (long) compile, not by the linker.
+  {
+    llvm::StringRef dir = llvm::sys::path::parent_path(outputFile.getValue());
+    if (dir.empty())
+      dir = ".";
+    if (!llvm::sys::fs::is_directory(dir))
+      return fail("cannot write '" + outputFile + "': no directory '" + dir.str() + "'");
+    if (llvm::sys::fs::is_directory(outputFile.getValue()))
+      return fail("cannot write '" + outputFile + "': it is a directory");
+    if (llvm::sys::fs::access(dir, llvm::sys::fs::AccessMode::Write))
+      return fail("cannot write '" + outputFile + "': directory '" + dir.str() +
+                  "' is not writable");
+  }
 
   gpipe::registerGPipePasses();
   MLIRContext context;

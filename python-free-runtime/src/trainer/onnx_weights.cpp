@@ -130,6 +130,33 @@ bool OnnxWeights::read(const std::string &name, gp_tensor &dst, std::string &err
   return true;
 }
 
+bool OnnxWeights::check(const std::string &name, gp_dtype dtype, int32_t rank,
+                        const int64_t *dims, std::string &error) const {
+  auto it = model ? model->initializers.find(name) : decltype(model->initializers.end())();
+  if (!model || it == model->initializers.end()) {
+    error = "the model has no initializer '" + name + "'";
+    return false;
+  }
+  const TP &t = model->proto.graph().initializer(it->second);
+  int64_t want = 1, have = 1;
+  std::string wantText, haveText;
+  for (int32_t i = 0; i < rank; ++i) {
+    want *= dims[i];
+    wantText += (i ? ", " : "") + std::to_string(dims[i]);
+  }
+  for (int i = 0; i < t.dims_size(); ++i) {
+    have *= t.dims(i);
+    haveText += (i ? ", " : "") + std::to_string(t.dims(i));
+  }
+  if (!dtypeMatches(t.data_type(), dtype) || want != have) {
+    error = "initializer '" + name + "' is " + TP::DataType_Name(t.data_type()) + "[" +
+            haveText + "]; the program was compiled for " +
+            gp_dtype_name(dtype) + "[" + wantText + "]";
+    return false;
+  }
+  return true;
+}
+
 bool OnnxWeights::save(const std::string &path,
                        const std::map<std::string, const gp_tensor *> &values,
                        std::string &error) const {

@@ -27,6 +27,11 @@ public:
   /// storage allocated); false with `error` on a missing name or a
   /// mismatch.
   bool read(const std::string &name, gp_tensor &dst, std::string &error) const;
+  /// Whether initializer `name` exists with `dtype` and the shape `dims`
+  /// (the same element count in that order: ONNX may spell a scalar [1]);
+  /// false with `error` naming what differs.
+  bool check(const std::string &name, gp_dtype dtype, int32_t rank, const int64_t *dims,
+             std::string &error) const;
   /// Writes the model with the initializers in `values` replaced, through
   /// a temporary file renamed into place.
   bool save(const std::string &path, const std::map<std::string, const gp_tensor *> &values,

@@ -42,6 +42,7 @@ const char *kUsage =
     "          [--eval-data [NAME=]FILE.npy --eval-labels FILE.npy]\n"
     "          [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]\n"
     "          [--trace FILE.json] [--profile FILE.json] [--no-progress]\n"
+    "          [--model FILE.onnx (initial parameters; default: the model it was compiled from)]\n"
     "A pipelined training program compiled by gpipe-compile: %d stages, %d micro-batches,\n"
     "schedule %s, recompute %s; each step takes %lld rows.\n";
 
@@ -191,7 +192,8 @@ private:
 
 struct Options {
   std::map<std::string, std::string> data, evalData;
-  std::string labels, evalLabels, save, saveParams, log, checkpoint, resume, trace, profile;
+  std::string labels, evalLabels, save, saveParams, log, checkpoint, resume, trace, profile,
+      model;
   long long steps = 0, epochs = 0, logEvery = 1, checkpointEvery = 0;
   bool shuffle = false, progress = true;
   unsigned seed = 0;
@@ -281,6 +283,9 @@ bool parse(int argc, char **argv, const Program &program, Options &o, std::strin
         return false;
     } else if (arg == "--profile") {
       if (!value(o.profile))
+        return false;
+    } else if (arg == "--model") {
+      if (!value(o.model))
         return false;
     } else if (arg == "--no-progress") {
       o.progress = false;
@@ -787,9 +792,22 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   if (data.rows < batch)
     return fail("the data has " + std::to_string(data.rows) + " rows, fewer than one batch of " +
                 std::to_string(batch));
+  // The initial parameters: the model the program was compiled from, or
+  // --model's, which must hold every initializer the program reads with the
+  // type and shape it was compiled for (checked now, not at first use).
   OnnxWeights weights;
-  if (program.modelPath && *program.modelPath && !weights.load(program.modelPath, error))
-    return fail(error);
+  std::string modelPath = !o.model.empty() ? o.model : program.modelPath ? program.modelPath : "";
+  if (!modelPath.empty() && !weights.load(modelPath, error))
+    return fail(o.model.empty() ? error + " (the model this program was compiled from; --model "
+                                          "names another)"
+                                : error);
+  if (!o.model.empty())
+    for (int i = 0; i < program.numParams; ++i) {
+      const ParamSpec &p = program.params[i];
+      if (p.initializer &&
+          !weights.check(p.initializer, p.dtype, p.rank, p.dims, error))
+        return fail("--model " + o.model + ": " + error);
+    }
   if (leader && !o.saveParams.empty() && !ensureDir(o.saveParams, error))
     return fail(error);
   std::FILE *log = nullptr;
