@@ -19,12 +19,22 @@ utils/export_test_models.py, in one run on the same GPU, model and batch:
     schedule on K GPUs (activation transfers at the device file's link
     bandwidth), and the throughput is normalized as GPipe's Table 2 is
     (K=2, M=1 as 1), beside the paper's Transformer-48 numbers.
-Ratio = gpipe / torch (below 1: gpipe faster). Needs a CUDA GPU, PyTorch
-with CUDA (for the reference) and python3-onnx (export only); the trainer
-itself runs without Python. Record the output in docs/benchmarks.md with the
-date and the machine.
+Ratio = gpipe / torch (below 1: gpipe faster). The trainer itself runs
+without Python. Record the output in docs/benchmarks.md with the date and the
+machine.
 
-  /usr/bin/python3 bench/cuda_vs_pytorch.py [--build build] [--device devices/h100-sxm.json]
+Three ways to run it:
+  bench/cuda_vs_pytorch.py [--build build]   all at once, on a machine with a
+      CUDA GPU, gpipe built with the CUDA backend, PyTorch with CUDA and onnx;
+  bench/cuda_vs_pytorch.py --prepare DIR     on a machine without a GPU (PyTorch
+      for the CPU will do): exports the models, counts their FLOPs and
+      compiles every trainer into DIR, with a manifest.json;
+  bench/cuda_vs_pytorch.py --prepared DIR    on the GPU machine, which needs
+      neither the gpipe build nor onnx: runs DIR's trainers and PyTorch.
+The weights of a prepared model are in DIR/NAME.weights, external data of
+DIR/NAME.onnx; a DIR carried without them (utils/gpu-kit.sh leaves them out:
+GPT-2-small's are 650 MB) gets random ones of the recorded size, which time
+the same. The trainers read the weights through --model, so DIR may move.
 """
 import argparse
 import json
@@ -82,19 +92,24 @@ def torch_step_ms(model, x, y, precision, warmup, steps):
     return statistics.median(times)
 
 
-def compile_trainer(build, onnx_path, batch, flags, stages, micro, precision, exe):
+def compile_trainer(build, onnx_path, batch, flags, stages, micro, precision, exe, device):
     subprocess.run([os.path.join(build, "bin", "gpipe-compile"), onnx_path, "-o", exe,
                     "--target", "cuda", "--precision", precision, "--batch-size", str(batch),
                     "--stages", str(stages), "--micro-batches", str(micro),
-                    "--optimizer", "momentum", "--lr", "0.01", "--momentum", "0.9"] + flags,
+                    "--optimizer", "momentum", "--lr", "0.01", "--momentum", "0.9",
+                    "--devices", device] + flags,
                    check=True)
 
 
-def trainer_step_ms(exe, xs, ys, batch, warmup, steps, tmp, extra=()):
+def trainer_step_ms(exe, model, xs, ys, batch, warmup, steps, tmp, extra=()):
     log = os.path.join(tmp, "log.jsonl")
-    subprocess.run([exe, "--data", xs, "--labels", ys, "--steps", str(warmup + steps),
-                    "--log", log, "--log-every", str(warmup + steps), "--no-progress",
-                    *extra], check=True, capture_output=True)
+    run = subprocess.run([exe, "--model", model, "--data", xs, "--labels", ys,
+                          "--steps", str(warmup + steps), "--log", log,
+                          "--log-every", str(warmup + steps), "--no-progress", *extra],
+                         capture_output=True, text=True)
+    if run.returncode:
+        raise SystemExit(f"cuda_vs_pytorch: {os.path.basename(exe)} failed: "
+                         f"{(run.stderr or run.stdout).strip()}")
     rows = [json.loads(line) for line in open(log)]
     # samples_per_s is cumulative: elapsed(k) = k * batch / samples_per_s(k).
     elapsed = [r["step"] * batch / r["samples_per_s"] for r in rows]
@@ -146,58 +161,126 @@ def simulate_gpipe(fwd, bwd, micro, transfer_ms):
     return max(b_end[s][micro - 1] for s in range(k))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--device", default=os.path.join(ROOT, "devices", "h100-sxm.json"))
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--precisions", default="fp32,tf32,bf16")
-    args = ap.parse_args()
-    if not torch.cuda.is_available():
-        print(f"cuda_vs_pytorch: PyTorch {torch.__version__} has no usable CUDA device; "
-              "this benchmark needs a GPU and PyTorch built with CUDA", file=sys.stderr)
-        return 2
-    device = json.load(open(args.device))
-    torch.manual_seed(0)
+PIPELINES = [(2, 1), (2, 4), (4, 4), (4, 8), (8, 8)]
+
+
+def externalize(path, weights):
+    """Moves DIR/NAME.onnx's float initializers of 64 KiB or more into the
+    external data file `weights` (beside it); returns its size in bytes."""
+    import onnx
+    from onnx import external_data_helper
+    model = onnx.load(path)
+    offset = 0
+    with open(os.path.join(os.path.dirname(path), weights), "wb") as out:
+        for t in model.graph.initializer:
+            if t.data_type != onnx.TensorProto.FLOAT or not t.HasField("raw_data") or \
+                    len(t.raw_data) < 1 << 16:
+                continue
+            data = t.raw_data
+            out.write(data)
+            external_data_helper.set_external_data(t, weights, offset, len(data))
+            t.ClearField("raw_data")
+            t.data_location = onnx.TensorProto.EXTERNAL
+            offset += len(data)
+    onnx.save(model, path)
+    return offset
+
+
+def prepare(args, out):
+    """Exports, counts and compiles into `out`; writes out/manifest.json."""
     m = load_models()
-    precisions = args.precisions.split(",")
+    os.makedirs(out, exist_ok=True)
+    device_file = os.path.abspath(args.device)
+    manifest = {"device": json.load(open(device_file)), "models": []}
+    for name, build, make_x, make_y, flags in configs(m):
+        if name not in args.models.split(","):
+            continue
+        torch.manual_seed(0)
+        model, x, y = build(), make_x(), make_y()
+        path = os.path.join(out, name + ".onnx")
+        input_name = "tokens" if x.dtype == torch.int64 else "input"
+        model.train()
+        torch.onnx.export(model, (x,), path, opset_version=17, input_names=[input_name],
+                          output_names=["output"],
+                          dynamic_axes={input_name: {0: "batch"}},
+                          training=torch.onnx.TrainingMode.TRAINING,
+                          do_constant_folding=False)
+        weights_bytes = externalize(path, name + ".weights")
+        np.save(os.path.join(out, name + "_x.npy"), x.numpy())
+        np.save(os.path.join(out, name + "_y.npy"), y.numpy())
+        batch = x.shape[0]
+        entry = {"name": name, "onnx": name + ".onnx", "weights": name + ".weights",
+                 "weights_bytes": weights_bytes, "x": name + "_x.npy", "y": name + "_y.npy",
+                 "shape": list(x.shape), "batch": batch,
+                 "flops": training_flops(args.build, path, batch, device_file),
+                 "trainers": {}, "pipelines": []}
+        for precision in args.precisions.split(","):
+            exe = f"{name}_{precision}"
+            print(f"compiling {exe}", flush=True)
+            compile_trainer(args.build, path, batch, flags, 1, 1, precision,
+                            os.path.join(out, exe), device_file)
+            entry["trainers"][precision] = exe
+        for k, micro in PIPELINES:
+            if batch % micro:
+                continue
+            exe = f"{name}_k{k}_m{micro}"
+            print(f"compiling {exe}", flush=True)
+            compile_trainer(args.build, path, batch, flags, k, micro, "tf32",
+                            os.path.join(out, exe), device_file)
+            entry["pipelines"].append({"k": k, "micro": micro, "exe": exe})
+        manifest["models"].append(entry)
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
+def ensure_weights(path, size):
+    """Random weights (normal, std 0.02) where the external data file is
+    missing: a step's time does not depend on the values."""
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as f:
+        left = size // 4
+        while left:
+            n = min(left, 1 << 24)
+            f.write((rng.standard_normal(n, dtype=np.float32) * 0.02).tobytes())
+            left -= n
+
+
+def measure(args, kit):
+    """Runs the trainers of a prepared directory and PyTorch on this GPU."""
+    manifest = json.load(open(os.path.join(kit, "manifest.json")))
+    device = manifest["device"]
+    m = load_models()
+    builders = {name: (build, make_x, make_y) for name, build, make_x, make_y, _ in configs(m)}
     rows, pipeline_rows = [], []
+    precisions = args.precisions.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, build, make_x, make_y, flags in configs(m):
-            model, x, y = build(), make_x(), make_y()
-            path = os.path.join(tmp, name + ".onnx")
-            input_name = "tokens" if x.dtype == torch.int64 else "input"
-            model.train()
-            torch.onnx.export(model, (x,), path, opset_version=17, input_names=[input_name],
-                              output_names=["output"],
-                              dynamic_axes={input_name: {0: "batch"}},
-                              training=torch.onnx.TrainingMode.TRAINING,
-                              do_constant_folding=False)
-            xs, ys = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
-            np.save(xs, x.numpy())
-            np.save(ys, y.numpy())
-            batch = x.shape[0]
-            flops = training_flops(args.build, path, batch, args.device)
+        for entry in manifest["models"]:
+            name, batch = entry["name"], entry["batch"]
+            ensure_weights(os.path.join(kit, entry["weights"]), entry["weights_bytes"])
+            model = os.path.join(kit, entry["onnx"])
+            xs, ys = os.path.join(kit, entry["x"]), os.path.join(kit, entry["y"])
+            x, y = torch.from_numpy(np.load(xs)), torch.from_numpy(np.load(ys))
+            build = builders[name][0]
             for precision in precisions:
-                exe = os.path.join(tmp, f"{name}_{precision}")
-                compile_trainer(args.build, path, batch, flags, 1, 1, precision, exe)
-                ours = trainer_step_ms(exe, xs, ys, batch, args.warmup, args.steps, tmp)
+                if precision not in entry["trainers"]:
+                    continue
+                exe = os.path.join(kit, entry["trainers"][precision])
+                ours = trainer_step_ms(exe, model, xs, ys, batch, args.warmup, args.steps, tmp)
+                torch.manual_seed(0)
                 ref = torch_step_ms(build(), x, y, precision, args.warmup, args.steps)
                 peak = device["peak_flops"]["f32" if precision == "fp32" else precision]
-                frac = flops / (ours / 1e3) / peak
-                rows.append((name, tuple(x.shape), precision, ours, ref, frac))
+                frac = entry["flops"] / (ours / 1e3) / peak
+                rows.append((name, tuple(entry["shape"]), precision, ours, ref, frac))
             # The pipeline, simulated from measured per-stage times (tf32).
             link = device["link"]
             base = None
-            for k, micro in [(2, 1), (2, 4), (4, 4), (4, 8), (8, 8)]:
-                if batch % micro:
-                    continue
-                exe = os.path.join(tmp, f"{name}_k{k}_m{micro}")
-                compile_trainer(args.build, path, batch, flags, k, micro, "tf32", exe)
+            for p in entry["pipelines"]:
+                k, micro = p["k"], p["micro"]
                 trace = os.path.join(tmp, "trace.json")
-                trainer_step_ms(exe, xs, ys, batch, args.warmup, args.steps, tmp,
-                                ["--trace", trace])
+                trainer_step_ms(os.path.join(kit, p["exe"]), model, xs, ys, batch, args.warmup,
+                                args.steps, tmp, ["--trace", trace])
                 fwd, bwd = stage_times(trace, k)
                 act_bytes = 4 * batch // micro * (768 * 256 if "lm" in name else 64 * 32 * 32)
                 transfer = (link["latency"] + act_bytes / link["bandwidth"]) * 1e3
@@ -219,6 +302,35 @@ def main():
         print(f"{name:<16}{k:>3}{micro:>4}{step:>8.2f}ms{norm:>12.2f}"
               f"{paper if paper is not None else '':>12}")
     return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--device", default=os.path.join(ROOT, "devices", "h100-sxm.json"))
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--precisions", default="fp32,tf32,bf16")
+    ap.add_argument("--models", default="gpt2_small_lm,resnet_cnn",
+                    help="which of gpt2_small_lm and resnet_cnn to prepare")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--prepare", metavar="DIR",
+                      help="export and compile into DIR (no GPU needed)")
+    mode.add_argument("--prepared", metavar="DIR",
+                      help="measure DIR's trainers (no gpipe build needed)")
+    args = ap.parse_args()
+    if args.prepare:
+        prepare(args, args.prepare)
+        return 0
+    if not torch.cuda.is_available():
+        print(f"cuda_vs_pytorch: PyTorch {torch.__version__} has no usable CUDA device; "
+              "this benchmark needs a GPU and PyTorch built with CUDA", file=sys.stderr)
+        return 2
+    if args.prepared:
+        return measure(args, args.prepared)
+    with tempfile.TemporaryDirectory() as kit:
+        prepare(args, kit)
+        return measure(args, kit)
 
 
 if __name__ == "__main__":

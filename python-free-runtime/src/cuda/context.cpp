@@ -101,13 +101,19 @@ public:
     sizes.erase(it);
   }
 
-  /// cudaFree of every cached block of `device`.
+  /// cudaFree of every cached block of `device`. cudaFree waits for the
+  /// device, NCCL kernels waiting on a peer included, so it runs outside
+  /// the lock: the peer's own allocations must not wait for it.
   void release(int device) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (auto &[size, blocks] : cache[device])
-      for (void *p : blocks)
-        cudaFree(p);
-    cache[device].clear();
+    std::vector<void *> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (auto &[size, list] : cache[device])
+        blocks.insert(blocks.end(), list.begin(), list.end());
+      cache[device].clear();
+    }
+    for (void *p : blocks)
+      cudaFree(p);
   }
 
 private:

@@ -29,13 +29,12 @@
 
 using namespace gp;
 using gp::cuda::check;
+using gp::cuda::roundUp256;
 
 namespace {
 
 /// The most workspace a convolution algorithm may ask for.
 constexpr size_t kMaxConvWorkspaceBytes = size_t(512) << 20;
-
-size_t roundUp256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 /// The first index of a grid-stride loop, and its step.
 __device__ inline int64_t threadIndex() {

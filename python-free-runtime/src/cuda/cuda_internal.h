@@ -20,6 +20,7 @@
 #include <string>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 
 struct gp_cuda_ctx {
   int device = 0;
@@ -43,6 +44,8 @@ struct gp_cuda_ctx {
   /// step asks for the same shapes every micro-batch): cuBLASLt's, and
   /// cuDNN's with their workspace bytes and math type.
   std::unordered_map<std::string, cublasLtMatmulAlgo_t> matmulAlgos;
+  /// Problems (same keys) cuBLASLt has no kernel for: gemm_act runs them unfused.
+  std::unordered_set<std::string> matmulUnsupported;
   struct ConvAlgo {
     int algo = 0;
     size_t bytes = 0;
@@ -61,6 +64,9 @@ gp_status check(cudnnStatus_t status, const char *call);
 /// At least `bytes` of the context's workspace (grown after waiting for the
 /// stream); nullptr with the error set on failure.
 void *workspace(gp_cuda_ctx *ctx, size_t bytes);
+
+/// `bytes` rounded up to the 256-byte alignment of workspace regions.
+inline size_t roundUp256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 /// Threads per block of the elementwise kernels, and the grid for `n`
 /// elements (grid-stride loops cover the rest).

@@ -19,13 +19,12 @@
 
 using namespace gp;
 using gp::cuda::check;
+using gp::cuda::roundUp256;
 
 namespace {
 
 /// cuBLASLt's workspace; the size NVIDIA recommends for Hopper.
 constexpr size_t kLtWorkspaceBytes = size_t(32) << 20;
-
-size_t roundUp256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 /// The largest power of two, up to 256, that divides `bits`: the alignment
 /// of an address, or of every address built from the OR-ed offsets.
@@ -228,6 +227,11 @@ public:
         std::to_string(spec.alignB) + "," + std::to_string(spec.alignOut) + "," +
         std::to_string(spec.bias != nullptr) + std::to_string(spec.activation) + "," +
         std::to_string(static_cast<int>(ops.type));
+    this->key = key;
+    if (ctx->matmulUnsupported.count(key)) {
+      noAlgorithm = true;
+      return fail("cublasLtMatmulAlgoGetHeuristic: no algorithm (cached)");
+    }
     auto cached = ctx->matmulAlgos.find(key);
     if (cached != ctx->matmulAlgos.end()) {
       algo = cached->second;
@@ -241,7 +245,11 @@ public:
                                              &returned),
               "cublasLtMatmulAlgoGetHeuristic"))
       return GP_ERROR;
-    if (returned < 1 || result.state != CUBLAS_STATUS_SUCCESS)
+    if (returned < 1 || result.state != CUBLAS_STATUS_SUCCESS) {
+      noAlgorithm = true;
+      ctx->matmulUnsupported.insert(key);
+    }
+    if (noAlgorithm)
       return fail("cublasLtMatmulAlgoGetHeuristic: no algorithm for [" +
                   std::to_string(spec.m) + ", " + std::to_string(spec.k) +
                   "] x [" + std::to_string(spec.k) + ", " +
@@ -252,12 +260,20 @@ public:
     return GP_OK;
   }
 
-  gp_status run(const void *a, const void *b, float *out) const {
-    return check(cublasLtMatmul(ctx->lt, op.d, &spec.alpha, b, ltA.d, a, ltB.d,
-                                &spec.beta, out, ltD.d, out, ltD.d, &algo,
-                                workspace, kLtWorkspaceBytes, ctx->stream),
-                 "cublasLtMatmul");
+  gp_status run(const void *a, const void *b, float *out) {
+    cublasStatus_t status =
+        cublasLtMatmul(ctx->lt, op.d, &spec.alpha, b, ltA.d, a, ltB.d, &spec.beta, out, ltD.d,
+                       out, ltD.d, &algo, workspace, kLtWorkspaceBytes, ctx->stream);
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED) {
+      noAlgorithm = true;
+      ctx->matmulUnsupported.insert(key);
+      ctx->matmulAlgos.erase(key);
+    }
+    return check(status, "cublasLtMatmul");
   }
+  /// Whether the last init or run failed because cuBLASLt has no kernel
+  /// for this problem (rather than an error).
+  bool unsupported() const { return noAlgorithm; }
 
 private:
   gp_cuda_ctx *ctx = nullptr;
@@ -266,6 +282,8 @@ private:
   Layout ltA, ltB, ltD;
   cublasLtMatmulAlgo_t algo{};
   void *workspace = nullptr;
+  std::string key;
+  bool noAlgorithm = false;
 };
 
 /// Fails unless a, b and out are all f32 (the dtypes already agree).
@@ -483,7 +501,11 @@ extern "C" gp_status gp_cuda_gemm_act(gp_cuda_ctx *ctx, const gp_tensor *a,
   }
   // A [n] (or [1, n]) row added as is goes to the bias epilogue; any other
   // c is expanded into out, which cuBLASLt then scales by beta in place.
-  bool biasRow = useC && beta == 1.0f &&
+  // cuBLASLt's alignment preferences do not cover the bias pointer, so the
+  // epilogue takes only a 16-byte aligned one, not out itself, and not the
+  // degenerate k = 1 or n = 1 problems some of its kernels mishandle.
+  bool biasRow = useC && beta == 1.0f && k > 1 && n > 1 && c->data != out->data &&
+                 reinterpret_cast<uintptr_t>(c->data) % 16 == 0 &&
                  ((c->rank == 1 && c->dims[0] == n) ||
                   (c->rank == 2 && c->dims[0] == 1 && c->dims[1] == n));
   if (useC && !biasRow && expandC(1.0f))
@@ -505,7 +527,27 @@ extern "C" gp_status gp_cuda_gemm_act(gp_cuda_ctx *ctx, const gp_tensor *a,
   spec.alignB = alignmentOf(reinterpret_cast<uintptr_t>(ops.b));
   spec.alignOut = alignmentOf(reinterpret_cast<uintptr_t>(o));
   Plan plan;
-  if (plan.init(ctx, spec, ops))
+  bool fused = spec.bias || spec.activation != GP_ACT_NONE;
+  if (!fused)
+    return plan.init(ctx, spec, ops) ? GP_ERROR : plan.run(ops.a, ops.b, o);
+  // An epilogue cuBLASLt cannot serve for these types and alignments (no
+  // algorithm, or a kernel that reports CUBLAS_STATUS_NOT_SUPPORTED) falls
+  // back, once and for the rest of the context, to the plain product with
+  // the bias in C and the activation as its own kernel.
+  if (!plan.init(ctx, spec, ops)) {
+    gp_status ran = plan.run(ops.a, ops.b, o);
+    if (ran == GP_OK || !plan.unsupported())
+      return ran;
+  } else if (!plan.unsupported()) {
     return GP_ERROR;
-  return plan.run(ops.a, ops.b, o);
+  }
+  if (spec.bias && expandC(1.0f))
+    return GP_ERROR;
+  spec.beta = spec.bias ? 1.0f : spec.beta;
+  spec.bias = nullptr;
+  spec.activation = GP_ACT_NONE;
+  Plan plain;
+  if (plain.init(ctx, spec, ops) || plain.run(ops.a, ops.b, o))
+    return GP_ERROR;
+  return activation == GP_ACT_RELU ? gp_cuda_unary(ctx, GP_RELU, out, 0.0, 0.0, out) : GP_OK;
 }

@@ -8,6 +8,8 @@
 
 #include "cuda_internal.h"
 
+#include <cub/device/device_radix_sort.cuh>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -216,19 +218,39 @@ __global__ void gatherRows(const W *data, const I *indices, W *out,
   }
 }
 
-/// ddata[r, indices[k], j] += dy[r, k, j]; out-of-range indices add nothing.
-template <typename T, typename I>
-__global__ void gatherGradRows(const T *dy, const I *indices, T *ddata,
-                               int64_t outer, int64_t count, int64_t dim,
+/// gather_grad's sort keys: 1 + the row index k addresses (0: none), with
+/// k itself as the value.
+template <typename I>
+__global__ void gatherGradKeys(const I *indices, int64_t count, int64_t dim,
+                               uint64_t *keys, int64_t *order) {
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < count;
+       k += int64_t(gridDim.x) * blockDim.x) {
+    keys[k] = uint64_t(rowOf(indices, k, dim) + 1);
+    order[k] = k;
+  }
+}
+
+/// ddata[r, row, j] = the sum of dy[r, k, j] over the k addressing `row`.
+/// After a stable sort of (row + 1, k) each row's k form one run in
+/// increasing order: the thread at a run's first position adds them up in
+/// that order, the CPU's, and writes the sum (no atomics: deterministic,
+/// and equal to the CPU's to the bit).
+template <typename T>
+__global__ void gatherGradRuns(const T *dy, const uint64_t *keys, const int64_t *order,
+                               T *ddata, int64_t outer, int64_t count, int64_t dim,
                                int64_t inner) {
   int64_t n = outer * count * inner;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     int64_t p = i / inner, j = i - p * inner;
-    int64_t r = p / count, k = p - r * count;
-    int64_t idx = rowOf(indices, k, dim);
-    if (idx >= 0)
-      atomicAdd(ddata + (r * dim + idx) * inner + j, dy[i]);
+    int64_t r = p / count, q = p - r * count;
+    uint64_t key = keys[q];
+    if (key == 0 || (q > 0 && keys[q - 1] == key))
+      continue;
+    T sum = T(0);
+    for (int64_t e = q; e < count && keys[e] == key; ++e)
+      sum += dy[(r * count + order[e]) * inner + j];
+    ddata[(r * dim + int64_t(key - 1)) * inner + j] = sum;
   }
 }
 
@@ -251,6 +273,8 @@ gp_status sliceView(const gp_tensor *full, const gp_tensor *sliced,
   std::vector<int64_t> strides(rank);
   base = 0;
   for (int32_t d = 0; d < rank; ++d) {
+    if (steps[d] == 0 && sliced->dims[d] > 1)
+      return fail(std::string(what) + ": dimension " + std::to_string(d) + " has step 0");
     if (sliced->dims[d] > 0) {
       int64_t last = starts[d] + (sliced->dims[d] - 1) * steps[d];
       if (starts[d] < 0 || starts[d] >= full->dims[d] || last < 0 ||
@@ -275,6 +299,12 @@ extern "C" gp_status gp_cuda_copy(gp_cuda_ctx *ctx, const gp_tensor *x,
   int64_t n = gp_numel(x);
   if (x->data == out->data || n == 0)
     return GP_OK;
+  // cudaMemcpyAsync is undefined for overlapping ranges (the CPU's memmove
+  // is not); the memory plan never makes them, so one is a bug to report.
+  size_t bytes = n * gp_dtype_size(x->dtype);
+  auto lo = reinterpret_cast<uintptr_t>(x->data), hi = reinterpret_cast<uintptr_t>(out->data);
+  if ((lo < hi ? hi - lo : lo - hi) < bytes)
+    return fail("copy: the source and the result overlap");
   return gp::cuda::check(cudaMemcpyAsync(out->data, x->data,
                                          n * gp_dtype_size(x->dtype),
                                          cudaMemcpyDeviceToDevice, ctx->stream),
@@ -481,16 +511,45 @@ extern "C" gp_status gp_cuda_gather_grad(gp_cuda_ctx *ctx, const gp_tensor *dy,
     return GP_ERROR;
   if (n == 0)
     return GP_OK;
+  // The k of each row in increasing order: a stable radix sort of
+  // (row + 1, k) over the bits row + 1 can have, in the workspace.
+  int bits = 1;
+  while (bits < 64 && (uint64_t(1) << bits) <= uint64_t(split.dim))
+    ++bits;
+  size_t sortBytes = 0;
+  if (gp::cuda::check(cub::DeviceRadixSort::SortPairs(
+                          nullptr, sortBytes, static_cast<const uint64_t *>(nullptr),
+                          static_cast<uint64_t *>(nullptr), static_cast<const int64_t *>(nullptr),
+                          static_cast<int64_t *>(nullptr), count, 0, bits, ctx->stream),
+                      "cub::DeviceRadixSort::SortPairs") != GP_OK)
+    return GP_ERROR;
+  size_t region = gp::cuda::roundUp256(size_t(count) * sizeof(uint64_t));
+  auto *ws = static_cast<unsigned char *>(
+      gp::cuda::workspace(ctx, 4 * region + gp::cuda::roundUp256(sortBytes)));
+  if (!ws)
+    return GP_ERROR;
+  auto *keysIn = reinterpret_cast<uint64_t *>(ws);
+  auto *keys = reinterpret_cast<uint64_t *>(ws + region);
+  auto *orderIn = reinterpret_cast<int64_t *>(ws + 2 * region);
+  auto *order = reinterpret_cast<int64_t *>(ws + 3 * region);
+  gp_status keyed = dispatchIndex(indices, [&](auto indexTag) {
+    using I = decltype(indexTag);
+    gatherGradKeys<I><<<blocksFor(count), kThreads, 0, ctx->stream>>>(
+        static_cast<const I *>(indices->data), count, split.dim, keysIn, orderIn);
+    return gp_cuda_check_launch("gp_cuda_gather_grad");
+  });
+  if (keyed != GP_OK ||
+      gp::cuda::check(cub::DeviceRadixSort::SortPairs(ws + 4 * region, sortBytes, keysIn, keys,
+                                                      orderIn, order, count, 0, bits,
+                                                      ctx->stream),
+                      "cub::DeviceRadixSort::SortPairs") != GP_OK)
+    return GP_ERROR;
   auto launch = [&](auto valueTag) {
     using T = decltype(valueTag);
-    return dispatchIndex(indices, [&](auto indexTag) {
-      using I = decltype(indexTag);
-      gatherGradRows<T, I><<<blocksFor(n), kThreads, 0, ctx->stream>>>(
-          static_cast<const T *>(dy->data),
-          static_cast<const I *>(indices->data), static_cast<T *>(ddata->data),
-          split.outer, count, split.dim, split.inner);
-      return gp_cuda_check_launch("gp_cuda_gather_grad");
-    });
+    gatherGradRuns<T><<<blocksFor(n), kThreads, 0, ctx->stream>>>(
+        static_cast<const T *>(dy->data), keys, order, static_cast<T *>(ddata->data),
+        split.outer, count, split.dim, split.inner);
+    return gp_cuda_check_launch("gp_cuda_gather_grad");
   };
   return dy->dtype == GP_F32 ? launch(float{}) : launch(double{});
 }

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -150,7 +152,31 @@ public:
           gp_cpu_set_num_threads(plan.threadsPerStage);
         if (!runStage(s))
           stopAll();
+        std::lock_guard<std::mutex> lock(doneMutex);
+        ++done;
+        doneChanged.notify_all();
       });
+    {
+      // Once a stage failed, the others get kStopGraceSeconds to notice
+      // the stop. One stuck in a call that cannot be interrupted (a device
+      // synchronization behind a peer that is gone) would hang the run
+      // forever without its error: say it and end the process.
+      std::unique_lock<std::mutex> lock(doneMutex);
+      doneChanged.wait(lock, [&] { return done == threads.size() || stopping; });
+      if (!doneChanged.wait_for(lock, std::chrono::seconds(kStopGraceSeconds),
+                                [&] { return done == threads.size(); })) {
+        std::lock_guard<std::mutex> errorLock(errorMutex);
+        std::fprintf(stderr,
+                     "%s: error: %s (a stage did not stop within %d s of the failure; "
+                     "exiting)\n",
+                     program_invocation_short_name,
+                     firstError.empty() ? "a stage failed" : firstError.c_str(),
+                     kStopGraceSeconds);
+        std::fflush(stdout);
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }
     for (std::thread &t : threads)
       t.join();
     std::string finishError;
@@ -176,7 +202,12 @@ private:
       firstError = message;
     return false;
   }
-  void stopAll() { transport.stop(); }
+  void stopAll() {
+    transport.stop();
+    std::lock_guard<std::mutex> lock(doneMutex);
+    stopping = true;
+    doneChanged.notify_all();
+  }
 
   bool add(Tensor &acc, const Tensor &value) {
     std::string error;
@@ -350,6 +381,11 @@ private:
   PipelineRun result;
   std::mutex resultMutex, errorMutex;
   std::string firstError;
+  static constexpr int kStopGraceSeconds = 30;
+  std::mutex doneMutex;
+  std::condition_variable doneChanged;
+  size_t done = 0;
+  bool stopping = false;
 };
 
 } // namespace

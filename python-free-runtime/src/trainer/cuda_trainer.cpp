@@ -132,6 +132,10 @@ public:
     return out;
   }
 
+  /// Creates `device`'s context now rather than in the middle of a step,
+  /// where its allocations would wait for the device (NCCL included).
+  bool prepare(int device, std::string &error) { return context(device, error) != nullptr; }
+
   Tensor add(const Tensor &a, const Tensor &b, std::string &error) override {
     Tensor other = toDevice(b, a.device(), error);
     if (other.empty())
@@ -187,8 +191,8 @@ const char *precisionName(int32_t p) {
 /// or, one stage per process under mpirun, GPU (local rank % gpus).
 class CudaAccelerator : public Accelerator {
 public:
-  CudaAccelerator(const Program &program, int gpus, const NcclOptions &nccl)
-      : program(program), gpus(gpus), nccl(nccl) {}
+  CudaAccelerator(const Program &program, int gpus, const NcclOptions &nccl, CudaMemory &memory)
+      : program(program), gpus(gpus), nccl(nccl), memory(memory) {}
   ~CudaAccelerator() override { detach(); }
 
   bool setProcess(int rank, int local, std::string &error) override {
@@ -245,11 +249,16 @@ public:
   bool attach(int stage, FunctionContext &ctx, std::string &error) override {
     gp_cuda_ctx *cuda = nullptr;
     unsigned char *arena = nullptr;
+    std::string who = stage < 0 ? "the update" : "stage " + std::to_string(stage);
     if (gp_cuda_ctx_create(deviceOfStage(stage),
                            static_cast<gp_cuda_precision>(program.precision), &cuda) != GP_OK ||
         gp_cuda_arena(cuda, static_cast<size_t>(arenaOf(stage)), &arena) != GP_OK) {
-      error = std::string(stage < 0 ? "the update" : "stage " + std::to_string(stage)) +
-              ": cannot set up its GPU: " + gp_last_error();
+      error = who + ": cannot set up its GPU: " + gp_last_error();
+      gp_cuda_ctx_destroy(cuda);
+      return false;
+    }
+    if (!memory.prepare(deviceOfStage(stage), error)) {
+      error = who + ": cannot set up its GPU: " + error;
       gp_cuda_ctx_destroy(cuda);
       return false;
     }
@@ -311,6 +320,7 @@ private:
   /// Under mpirun: this process's rank among those on its node; -1 alone.
   int localRank = -1;
   NcclOptions nccl;
+  CudaMemory &memory;
   std::vector<gp_cuda_ctx *> contexts;
 };
 
@@ -355,6 +365,10 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
     args.push_back(argv[i]);
   }
   args.push_back(nullptr);
+  // Before the first CUDA call: more hardware queues than the default 8,
+  // so the streams of stages, copies and NCCL channels sharing a GPU do not
+  // queue behind each other (a user's setting stays).
+  setenv("CUDA_DEVICE_MAX_CONNECTIONS", "32", /*overwrite=*/0);
   int available = 0;
   if (gp_cuda_device_count(&available) != GP_OK)
     return fail(std::string("this trainer runs on CUDA GPUs and none can be used: ") +
@@ -367,6 +381,6 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
   // Never destroyed: tensors released at exit still return their blocks.
   static CudaMemory *memory = new CudaMemory();
   setDeviceMemory(memory);
-  CudaAccelerator accelerator(program, static_cast<int>(gpus), nccl);
+  CudaAccelerator accelerator(program, static_cast<int>(gpus), nccl, *memory);
   return trainerMain(program, static_cast<int>(args.size()) - 1, args.data(), &accelerator);
 }

@@ -26,6 +26,8 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -82,7 +84,9 @@ public:
       for (End *end : {&ch.send, &ch.recv})
         if (end->comm) {
           cudaSetDevice(end->device);
-          stopped ? ncclCommAbort(end->comm) : ncclCommDestroy(end->comm);
+          // Destroy flushes pending operations, which never end when a peer
+          // is gone: only a transport that finished cleanly may use it.
+          clean && !stopped ? ncclCommDestroy(end->comm) : ncclCommAbort(end->comm);
           end->comm = nullptr;
         }
     for (auto &[key, ch] : channels) {
@@ -186,6 +190,7 @@ public:
       return inner->send(from, to, gradient, msg, error);
     std::string what = "stage " + std::to_string(from) + ": ncclSend of micro-batch " +
                        std::to_string(msg.microBatch) + " to stage " + std::to_string(to);
+    clean = false;
     if (!reap(*ch, to, /*wait=*/false, what, error))
       return false;
     // The header: the counts, then per value its output index, dtype, rank
@@ -214,6 +219,9 @@ public:
       if (values.back().empty() && !v.empty())
         return false;
     }
+    // NCCL calls on one device from several threads (stages sharing a GPU)
+    // must not interleave, even on different communicators.
+    std::lock_guard<std::mutex> issuing(deviceMutex(ch->send.device));
     if (!checkCuda(cudaSetDevice(ch->send.device), what, error) ||
         !checkNccl(ncclGroupStart(), what + " (ncclGroupStart)", error))
       return false;
@@ -237,6 +245,7 @@ public:
     Channel *ch = find(from, to, gradient);
     if (!ch)
       return inner->recv(from, to, gradient, msg, error);
+    clean = false;
     PipelineMessage header;
     if (!inner->recv(from, to, gradient, header, error))
       return false;
@@ -261,18 +270,27 @@ public:
         return fail(what + ": " + gp_last_error(), error);
       msg.values.push_back(std::move(t));
     }
-    if (!checkCuda(cudaSetDevice(ch->recv.device), what, error) ||
-        !checkNccl(ncclGroupStart(), what + " (ncclGroupStart)", error))
-      return false;
-    for (Tensor &v : msg.values)
-      if (v.bytes() && !checkNccl(ncclRecv(v.view()->data, v.bytes(), ncclUint8, 0, ch->recv.comm,
-                                           ch->recv.stream),
-                                  what, error)) {
-        ncclGroupEnd();
+    {
+      std::lock_guard<std::mutex> issuing(deviceMutex(ch->recv.device));
+      if (!checkCuda(cudaSetDevice(ch->recv.device), what, error) ||
+          !checkNccl(ncclGroupStart(), what + " (ncclGroupStart)", error))
+        return false;
+      for (Tensor &v : msg.values)
+        if (v.bytes() &&
+            !checkNccl(ncclRecv(v.view()->data, v.bytes(), ncclUint8, 0, ch->recv.comm,
+                                ch->recv.stream),
+                       what, error)) {
+          ncclGroupEnd();
+          abortComm(ch->recv);
+          return false;
+        }
+      if (!checkNccl(ncclGroupEnd(), what + " (ncclGroupEnd)", error)) {
+        abortComm(ch->recv);
         return false;
       }
-    if (!checkNccl(ncclGroupEnd(), what + " (ncclGroupEnd)", error))
-      return false;
+    }
+    // On failure wait() has aborted the communicator, so NCCL no longer
+    // writes into the buffers msg.values drops.
     return wait(ch->recv, from, what, [&] { return cudaStreamQuery(ch->recv.stream); }, error);
   }
 
@@ -294,8 +312,14 @@ public:
                     std::to_string(std::get<1>(key)),
                 error))
         return false;
-    return inner->finish(error);
+    if (!inner->finish(error))
+      return false;
+    clean = true;
+    return true;
   }
+
+  /// After a successful setUp nothing is pending.
+  void markClean() { clean = true; }
 
 private:
   struct End {
@@ -318,6 +342,27 @@ private:
     return false;
   }
 
+  /// Ends `end`'s communicator now, cancelling its pending operations.
+  static void abortComm(End &end) {
+    if (!end.comm)
+      return;
+    cudaSetDevice(end.device);
+    ncclCommAbort(end.comm);
+    end.comm = nullptr;
+  }
+
+  /// One lock per device for issuing NCCL operations (NCCL does not allow
+  /// threads to issue to different communicators of one device at once).
+  static std::mutex &deviceMutex(int device) {
+    static std::mutex guard;
+    static std::map<int, std::unique_ptr<std::mutex>> locks;
+    std::lock_guard<std::mutex> lock(guard);
+    std::unique_ptr<std::mutex> &m = locks[device];
+    if (!m)
+      m = std::make_unique<std::mutex>();
+    return *m;
+  }
+
   /// One byte each way through the channel's communicator now: NCCL
   /// connects a pair of ranks on their first transfer, which blocks the
   /// host until the peer posts its side; at setup both sides are here.
@@ -331,6 +376,15 @@ private:
         if (bytes.back().empty())
           return fail(what + ": " + gp_last_error(), error);
       }
+    // One group over both ends: lock their devices (in one order).
+    std::unique_lock<std::mutex> first, second;
+    {
+      int d0 = ch.send.comm ? ch.send.device : ch.recv.device;
+      int d1 = ch.recv.comm ? ch.recv.device : ch.send.device;
+      first = std::unique_lock<std::mutex>(deviceMutex(std::min(d0, d1)));
+      if (d0 != d1)
+        second = std::unique_lock<std::mutex>(deviceMutex(std::max(d0, d1)));
+    }
     if (!checkNccl(ncclGroupStart(), what + ": ncclGroupStart", error))
       return false;
     size_t b = 0;
@@ -348,6 +402,9 @@ private:
     }
     if (!checkNccl(ncclGroupEnd(), what + ": ncclGroupEnd (connect)", error))
       return false;
+    if (second.owns_lock())
+      second.unlock();
+    first.unlock();
     for (End *end : {&ch.send, &ch.recv})
       if (end->comm && !wait(*end, -1, what + " (connect)",
                              [&] { return cudaStreamQuery(end->stream); }, error))
@@ -376,29 +433,34 @@ private:
       cudaError_t status = done();
       if (status == cudaSuccess)
         return true;
-      if (status != cudaErrorNotReady)
+      if (status != cudaErrorNotReady) {
+        abortComm(end);
         return checkCuda(status, what, error);
+      }
       ncclResult_t async = ncclSuccess;
-      if (!checkNccl(ncclCommGetAsyncError(end.comm, &async), what, error))
+      if (!checkNccl(ncclCommGetAsyncError(end.comm, &async), what, error)) {
+        abortComm(end);
         return false;
+      }
       if (async != ncclSuccess && async != ncclInProgress) {
         std::string detail = ncclGetLastError(end.comm);
-        ncclCommAbort(end.comm);
-        end.comm = nullptr;
+        abortComm(end);
         checkNccl(async, what, error);
         if (!detail.empty())
           error += " (" + detail + ")";
         return false;
       }
       if (stopped) {
-        error.clear(); // another stage failed and said why
+        // Another stage failed and said why. NCCL may still write into
+        // this receive's buffers: end the communicator before they go.
+        abortComm(end);
+        error.clear();
         return false;
       }
       double waited =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (waited > options.timeoutSeconds) {
-        ncclCommAbort(end.comm);
-        end.comm = nullptr;
+        abortComm(end);
         return fail(what + ": " +
                         (peer >= 0 ? "stage " + std::to_string(peer) : std::string("the peer")) +
                         " did not answer in " +
@@ -434,6 +496,8 @@ private:
   NcclOptions options;
   std::map<std::tuple<int, int, bool>, Channel> channels;
   std::atomic<bool> stopped{false};
+  /// Whether nothing is pending: set up or finished without an error.
+  std::atomic<bool> clean{false};
 };
 
 } // namespace
@@ -445,6 +509,7 @@ std::unique_ptr<Transport> gp::makeNcclTransport(std::unique_ptr<Transport> inne
                                                  const NcclOptions &options, std::string &error) {
   auto transport = std::make_unique<NcclTransport>(std::move(inner), options);
   if (!transport->setUp(edges, localStages, deviceOf, error))
-    return nullptr;
+    return nullptr; // its destructor aborts the communicators set up so far
+  transport->markClean();
   return transport;
 }

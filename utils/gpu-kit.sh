@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The GPU checks, packed on a machine without a GPU and run on one that has
+# no gpipe build (no MLIR, ONNX, OpenBLAS or MPI packages: a lent GPU
+# machine with only the CUDA toolkit and PyTorch).
+#
+#   utils/gpu-kit.sh pack [--no-bench] [KIT]   here, after utils/build.sh with
+#       the CUDA backend: compiles the CUDA trainers of the GPU tests (every
+#       model, schedule and K in {1, 2, 4}; the digits CNN in tf32 and bf16),
+#       computes their CPU references with gpipe-run, prepares the benchmark
+#       (bench/cuda_vs_pytorch.py --prepare; needs python3 with torch and
+#       onnx, a CPU build will do) and copies the shared libraries they need
+#       except glibc's and CUDA's, into KIT/kit.tar.xz (default .gpu-kit,
+#       ignored by git).
+#   utils/gpu-kit.sh run [--no-bench] [KIT]    on the GPU machine, from the
+#       repository root: gpipe-cuda-info, gpipe-cuda-tests, each trainer
+#       against its reference (relative error below 1e-4 in fp32 after five
+#       steps), the digits CNN's accuracy, then the benchmark. cuBLASLt,
+#       cuDNN and NCCL come from that machine (the CUDA toolkit, the system,
+#       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
+#       failed"; with $OUT set, the logs are copied there.
+#
+# Carrying the kit to a lent machine: its folder must be ignored by git and
+# named in the device tool's carry, e.g. carry [".gpu-kit"] and the command
+# "utils/gpu-kit.sh run".
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+usage() { echo "usage: utils/gpu-kit.sh pack|run [--no-bench] [KIT]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+mode=$1; shift
+bench=1
+if [ "${1:-}" = --no-bench ]; then bench=0; shift; fi
+kit="${1:-$root/.gpu-kit}"
+kit="$(mkdir -p "$kit" && cd "$kit" && pwd)"
+
+# The matrix of compile-matrix.sh: model, K, schedule, recompute policy.
+matrix() {
+  local i=0 model k schedule policies=(full none except-last auto)
+  for model in mlp resnet_cnn transformer_lm; do
+    for k in 1 2 4; do
+      for schedule in gpipe 1f1b; do
+        echo "$model $k $schedule ${policies[$((i++ % 4))]}"
+      done
+    done
+  done
+}
+model_flags() {
+  case $1 in
+    transformer_lm) echo "--batch-size 2 --dim seq=8 --class-axis -1 --optimizer momentum --lr 0.1" ;;
+    *) echo "--batch-size 4 --optimizer adamw --lr 0.01 --weight-decay 0.01" ;;
+  esac
+}
+model_input() { [ "$1" = transformer_lm ] && echo tokens || echo input; }
+digits_flags() {
+  case $1 in
+    tf32) echo "--precision tf32 --stages 2 --micro-batches 4 --schedule 1f1b" ;;
+    bf16) echo "--precision bf16 --stages 4 --micro-batches 4 --schedule gpipe" ;;
+  esac
+}
+steps=5
+
+pack() {
+  local bin="$root/build/bin" stage
+  if [ ! -x "$bin/gpipe-cuda-tests" ] || [ ! -x "$bin/gpipe-compile" ]; then
+    echo "gpu-kit: build gpipe with the CUDA backend first (utils/build.sh)" >&2
+    exit 1
+  fi
+  stage="$(mktemp -d)"
+  trap 'rm -rf "$stage"' EXIT
+  mkdir -p "$stage/bin" "$stage/lib" "$stage/matrix" "$stage/digits"
+  cp "$bin/gpipe-cuda-info" "$bin/gpipe-cuda-tests" "$stage/bin/"
+  local models="$root/test/models" devices="$root/devices/h100-sxm.json"
+  local model k schedule policy exe
+  while read -r model k schedule policy; do
+    exe="$model-k$k-$schedule"
+    echo "gpu-kit: compiling $exe"
+    local pipe=(--stages "$k" --micro-batches 2 --schedule "$schedule" --recompute "$policy"
+                --devices "$devices")
+    # shellcheck disable=SC2046
+    "$bin/gpipe-compile" "$models/$model/model.onnx" -o "$stage/matrix/$exe" --target cuda \
+      $(model_flags "$model") "${pipe[@]}" || exit 1
+    # shellcheck disable=SC2046
+    "$bin/gpipe-run" "$models/$model/model.onnx" $(model_flags "$model") "${pipe[@]}" \
+      --input "$(model_input "$model")=$models/$model/input_$(model_input "$model").npy" \
+      --labels "$models/$model/train_sgd/labels.npy" --train-steps $steps \
+      --output-dir "$stage/matrix/$exe.ref" > /dev/null || exit 1
+  done < <(matrix)
+  for precision in tf32 bf16; do
+    echo "gpu-kit: compiling digits-$precision"
+    # shellcheck disable=SC2046
+    "$bin/gpipe-compile" "$root/examples/digits_cnn.onnx" -o "$stage/digits/digits-$precision" \
+      --target cuda $(digits_flags $precision) --batch-size 64 --optimizer adamw --lr 0.003 || exit 1
+  done
+  if [ $bench = 1 ]; then
+    echo "gpu-kit: preparing the benchmark"
+    /usr/bin/python3 "$root/bench/cuda_vs_pytorch.py" --build "$root/build" \
+      --prepare "$stage/bench" > "$stage/bench-prepare.log" 2>&1 ||
+      { cat "$stage/bench-prepare.log"; exit 1; }
+  fi
+  # Every shared library the programs need but glibc's, the driver's and
+  # CUDA's (those the GPU machine has; cuBLASLt alone is 500 MB).
+  find "$stage" -type f -perm -u+x | while read -r f; do
+    ldd "$f" 2>/dev/null | awk '/=> \//{print $3}'
+  done | sort -u | while read -r lib; do
+    case "$(basename "$lib")" in
+      libc.so*|libm.so*|libdl.so*|librt.so*|libpthread.so*|ld-linux*|libcuda.so*|\
+      libcudart.so*|libcublas*|libcudnn*|libnccl*|libnvrtc*|libnvJitLink*) ;;
+      *) cp -L "$lib" "$stage/lib/" ;;
+    esac
+  done
+  git -C "$root" rev-parse HEAD > "$stage/commit" 2>/dev/null || true
+  echo "gpu-kit: compressing"
+  rm -f "$kit/kit.tar.xz"
+  # A dictionary larger than the whole: the programs share most of their
+  # bytes (the runtime), which then compress once (590 MB to 20 MB).
+  tar -C "$stage" --exclude='*.weights' -cf - . |
+    xz -T1 --lzma2=preset=6,dict=768MiB > "$kit/kit.tar.xz" || exit 1
+  echo "gpu-kit: $kit/kit.tar.xz: $(du -h "$kit/kit.tar.xz" | cut -f1)" \
+       "($(du -sh --exclude='*.weights' "$stage" | cut -f1) unpacked)"
+}
+
+# The directory holding `name`, from the dynamic linker's cache, the CUDA
+# toolkit or Python's nvidia-* packages.
+find_lib() {
+  local name=$1 dirs=() d
+  d=$(ldconfig -p 2>/dev/null | awk -v n="$name" '$1 == n {print $NF; exit}')
+  [ -n "$d" ] && { dirname "$d"; return 0; }
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+    [ -e "$d/$name" ] && { echo "$d"; return 0; }
+  done
+  mapfile -t dirs < <(python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null)
+  for d in "${dirs[@]}"; do
+    [ -d "$d/nvidia" ] || continue
+    d=$(find "$d/nvidia" -name "$name" -print -quit 2>/dev/null)
+    [ -n "$d" ] && { dirname "$d"; return 0; }
+  done
+  return 1
+}
+
+run() {
+  local work passed=0 failed=0 logs
+  [ -f "$kit/kit.tar.xz" ] || { echo "gpu-kit: no $kit/kit.tar.xz (utils/gpu-kit.sh pack)" >&2; exit 1; }
+  work="$(mktemp -d)"
+  logs="$work/logs"
+  mkdir -p "$logs"
+  tar -C "$work" -xJf "$kit/kit.tar.xz" || exit 1
+  echo "gpu-kit: packed at commit $(cat "$work/commit" 2>/dev/null), this tree at" \
+       "$(git -C "$root" rev-parse HEAD 2>/dev/null)"
+  local path="$work/lib" name dir
+  for name in libcudart.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2; do
+    if ! dir=$(find_lib $name); then
+      echo "gpu-kit: cannot find $name on this machine"; exit 1
+    fi
+    echo "gpu-kit: $name from $dir"
+    case ":$path:" in *":$dir:"*) ;; *) path="$path:$dir" ;; esac
+  done
+  export LD_LIBRARY_PATH="$path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  nvidia-smi -L 2>/dev/null
+  pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+  fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+  finish() {
+    if [ -n "${OUT:-}" ]; then cp -r "$logs" "$OUT/" 2>/dev/null; fi
+    echo "gpu kit: $passed passed, $failed failed"
+    rm -rf "$work"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+  }
+  if ! "$work/bin/gpipe-cuda-info"; then fail "gpipe-cuda-info (no usable GPU)"; finish; fi
+
+  local t0=$SECONDS
+  "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
+  local status=$? n
+  grep -E '^\[  (FAILED|PASSED|SKIPPED) \]' "$logs/cuda-tests.log"
+  n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
+  passed=$((passed + ${n:-0}))
+  n=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
+  failed=$((failed + ${n:-0}))
+  if [ $status -ne 0 ] && [ "${n:-0}" -eq 0 ]; then
+    fail "gpipe-cuda-tests exited with $status"; tail -5 "$logs/cuda-tests.log"
+  fi
+  echo "gpu-kit: cuda tests took $((SECONDS - t0)) s"
+
+  t0=$SECONDS
+  local models="$root/test/models" model k schedule policy exe input msg
+  while read -r model k schedule policy; do
+    exe="$model-k$k-$schedule"
+    input="$models/$model/input_$(model_input "$model").npy"
+    if ! msg=$("$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
+                 --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
+                 --save-params "$work/matrix/$exe.out" 2>&1); then
+      fail "$exe $policy: the trainer failed"; echo "$msg" | tail -5; continue
+    fi
+    echo "$msg" > "$logs/$exe.log"
+    if msg=$(python3 - "$work/matrix/$exe.ref/params" "$work/matrix/$exe.out" 1e-4 <<'EOF'
+import os, sys
+import numpy as np
+ref_dir, out_dir, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+worst, bad, n = 0.0, [], 0
+for f in sorted(os.listdir(ref_dir)):
+    want = np.load(os.path.join(ref_dir, f)).astype(np.float64)
+    got = np.load(os.path.join(out_dir, f)).astype(np.float64)
+    den = np.linalg.norm(want)
+    err = np.linalg.norm(got - want) / den if den else np.linalg.norm(got - want)
+    worst, n = max(worst, err), n + 1
+    if not err <= limit:
+        bad.append(f"{f[:-4]} {err:.2e}")
+print(f"{n} parameters, worst relative error {worst:.2e}" + ("; " + ", ".join(bad) if bad else ""))
+sys.exit(1 if bad or n == 0 else 0)
+EOF
+    ); then pass "$exe $policy: $msg"; else fail "$exe $policy: $msg"; fi
+  done < <(matrix)
+  echo "gpu-kit: the trainer matrix took $((SECONDS - t0)) s"
+
+  local data="$root/examples/data" precision acc
+  for precision in tf32 bf16; do
+    t0=$SECONDS
+    "$work/digits/digits-$precision" --model "$root/examples/digits_cnn.onnx" \
+      --data "$data/digits_train_images.npy" --labels "$data/digits_train_labels.npy" \
+      --steps 300 --shuffle --seed 1 --log-every 100 --no-progress \
+      --eval-data "$data/digits_test_images.npy" --eval-labels "$data/digits_test_labels.npy" \
+      > "$logs/digits-$precision.log" 2>&1
+    acc=$(sed -n 's/.*accuracy: \([0-9.]*\).*/\1/p' "$logs/digits-$precision.log" | tail -1)
+    if [ -n "$acc" ] && awk -v a="$acc" 'BEGIN {exit !(a >= 0.95)}'; then
+      pass "digits $precision: accuracy $acc ($((SECONDS - t0)) s)"
+    else
+      fail "digits $precision: accuracy '${acc}' (want >= 0.95)"; tail -5 "$logs/digits-$precision.log"
+    fi
+  done
+
+  if [ $bench = 1 ] && [ -d "$work/bench" ]; then
+    t0=$SECONDS
+    if PYTHONUNBUFFERED=1 python3 "$root/bench/cuda_vs_pytorch.py" --prepared "$work/bench" \
+         2>&1 | tee "$logs/bench.log"; then
+      pass "benchmark ($((SECONDS - t0)) s)"
+    else
+      fail "benchmark"
+    fi
+  fi
+  finish
+}
+
+case $mode in
+  pack) pack ;;
+  run) run ;;
+  *) usage ;;
+esac
