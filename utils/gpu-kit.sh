@@ -14,7 +14,8 @@
 #   utils/gpu-kit.sh run [--no-bench] [KIT]    on the GPU machine, from the
 #       repository root: gpipe-cuda-info, gpipe-cuda-tests, each trainer
 #       against its reference (relative error below 1e-4 in fp32 after five
-#       steps), the digits CNN's accuracy, then the benchmark. cuBLASLt,
+#       steps), two of them run twice (equal to the bit), the digits CNN's
+#       accuracy, then the benchmark. cuBLASLt,
 #       cuDNN and NCCL come from that machine (the CUDA toolkit, the system,
 #       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
 #       failed"; with $OUT set, the logs are copied there.
@@ -136,6 +137,30 @@ find_lib() {
   return 1
 }
 
+# Every parameter file of REF_DIR against OUT_DIR's: prints the worst
+# relative error ||out - ref|| / ||ref||; fails above LIMIT (0: bitwise).
+compare() {
+  python3 - "$@" <<'EOF'
+import os, sys
+import numpy as np
+ref_dir, out_dir, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+worst, bad, n = 0.0, [], 0
+for f in sorted(os.listdir(ref_dir)):
+    want, got = np.load(os.path.join(ref_dir, f)), np.load(os.path.join(out_dir, f))
+    if limit == 0:
+        err = 0.0 if np.array_equal(want, got) else float("inf")
+    else:
+        want, got = want.astype(np.float64), got.astype(np.float64)
+        den = np.linalg.norm(want)
+        err = np.linalg.norm(got - want) / den if den else np.linalg.norm(got - want)
+    worst, n = max(worst, err), n + 1
+    if not err <= limit:
+        bad.append(f"{f[:-4]} {err:.2e}")
+print(f"{n} parameters, worst relative error {worst:.2e}" + ("; " + ", ".join(bad) if bad else ""))
+sys.exit(1 if bad or n == 0 else 0)
+EOF
+}
+
 run() {
   local work passed=0 failed=0 logs
   [ -f "$kit/kit.tar.xz" ] || { echo "gpu-kit: no $kit/kit.tar.xz (utils/gpu-kit.sh pack)" >&2; exit 1; }
@@ -190,25 +215,30 @@ run() {
       fail "$exe $policy: the trainer failed"; echo "$msg" | tail -5; continue
     fi
     echo "$msg" > "$logs/$exe.log"
-    if msg=$(python3 - "$work/matrix/$exe.ref/params" "$work/matrix/$exe.out" 1e-4 <<'EOF'
-import os, sys
-import numpy as np
-ref_dir, out_dir, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
-worst, bad, n = 0.0, [], 0
-for f in sorted(os.listdir(ref_dir)):
-    want = np.load(os.path.join(ref_dir, f)).astype(np.float64)
-    got = np.load(os.path.join(out_dir, f)).astype(np.float64)
-    den = np.linalg.norm(want)
-    err = np.linalg.norm(got - want) / den if den else np.linalg.norm(got - want)
-    worst, n = max(worst, err), n + 1
-    if not err <= limit:
-        bad.append(f"{f[:-4]} {err:.2e}")
-print(f"{n} parameters, worst relative error {worst:.2e}" + ("; " + ", ".join(bad) if bad else ""))
-sys.exit(1 if bad or n == 0 else 0)
-EOF
-    ); then pass "$exe $policy: $msg"; else fail "$exe $policy: $msg"; fi
+    if msg=$(compare "$work/matrix/$exe.ref/params" "$work/matrix/$exe.out" 1e-4); then
+      pass "$exe $policy: $msg"
+    else
+      fail "$exe $policy: $msg"
+    fi
   done < <(matrix)
   echo "gpu-kit: the trainer matrix took $((SECONDS - t0)) s"
+
+  # Run to run, the GPU trains to the bit (no float atomics; deterministic
+  # cuDNN backward algorithms): a second run of two trainers equals the first.
+  for exe in transformer_lm-k2-1f1b resnet_cnn-k2-gpipe; do
+    model=${exe%%-*}
+    input="$models/$model/input_$(model_input "$model").npy"
+    if ! msg=$("$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
+                 --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
+                 --save-params "$work/matrix/$exe.again" 2>&1); then
+      fail "$exe again: the trainer failed"; echo "$msg" | tail -5; continue
+    fi
+    if msg=$(compare "$work/matrix/$exe.out" "$work/matrix/$exe.again" 0); then
+      pass "$exe twice: the same to the bit ($msg)"
+    else
+      fail "$exe twice: $msg"
+    fi
+  done
 
   local data="$root/examples/data" precision acc
   for precision in tf32 bf16; do
