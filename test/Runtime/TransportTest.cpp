@@ -57,4 +57,51 @@ TEST(QueueTransport, StopWakesAWaitingReceiverWithoutAnError) {
   EXPECT_EQ(error, "unchanged");
 }
 
+/// A transport whose receives never return, whatever stop() says: a stage
+/// stuck in a call the stop cannot reach (a device synchronization).
+class StuckTransport : public gp::Transport {
+public:
+  bool send(int, int, bool, const gp::PipelineMessage &, std::string &) override { return true; }
+  bool recv(int, int, bool, gp::PipelineMessage &, std::string &) override {
+    for (;;)
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  void stop() override {}
+};
+
+// Stage 0 fails; stage 1 waits for its activation in a receive that never
+// ends. The run neither hangs nor loses the error: after the grace period
+// the process ends with stage 0's message.
+TEST(PipelineDeathTest, AStageThatCannotStopEndsTheProcessWithTheFirstError) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gp::PipelinePlan plan;
+  plan.stages = 2;
+  plan.microBatches = 1;
+  plan.stopGraceSeconds = 0.2;
+  plan.stageInfo.resize(2);
+  plan.stageInfo[0].sources = {{-1, 0}};
+  plan.stageInfo[0].returns = {{}};
+  plan.stageInfo[1].sources = {{0, 0}};
+  for (gp::PipelineStage &info : plan.stageInfo)
+    info.keeping.present = true;
+  plan.programs = {{{gp::ActionKind::Forward, 0, -1}},
+                   {{gp::ActionKind::RecvActivation, 0, 0}}};
+  gp::StageRunner runner = [](int stage, bool, bool, int, const std::vector<gp::Tensor> &,
+                              std::vector<gp::Tensor> &, std::string &error) {
+    error = "stage " + std::to_string(stage) + " failed on purpose";
+    return false;
+  };
+  StuckTransport transport;
+  std::vector<std::vector<gp::Tensor>> inputs = {{message(0).values[0]}}, grads = {{}};
+  EXPECT_EXIT(
+      {
+        gp::PipelineRun out;
+        std::string error;
+        gp::runPipeline(plan, runner, inputs, grads, out, error, &transport, {0, 1});
+      },
+      ::testing::ExitedWithCode(1),
+      "error: stage 0 failed on purpose \\(a stage did not stop within 0.2 s of the failure; "
+      "exiting\\)");
+}
+
 } // namespace

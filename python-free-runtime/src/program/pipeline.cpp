@@ -157,21 +157,21 @@ public:
         doneChanged.notify_all();
       });
     {
-      // Once a stage failed, the others get kStopGraceSeconds to notice
+      // Once a stage failed, the others get plan.stopGraceSeconds to notice
       // the stop. One stuck in a call that cannot be interrupted (a device
       // synchronization behind a peer that is gone) would hang the run
       // forever without its error: say it and end the process.
       std::unique_lock<std::mutex> lock(doneMutex);
       doneChanged.wait(lock, [&] { return done == threads.size() || stopping; });
-      if (!doneChanged.wait_for(lock, std::chrono::seconds(kStopGraceSeconds),
+      if (!doneChanged.wait_for(lock, std::chrono::duration<double>(plan.stopGraceSeconds),
                                 [&] { return done == threads.size(); })) {
         std::lock_guard<std::mutex> errorLock(errorMutex);
         std::fprintf(stderr,
-                     "%s: error: %s (a stage did not stop within %d s of the failure; "
+                     "%s: error: %s (a stage did not stop within %g s of the failure; "
                      "exiting)\n",
                      program_invocation_short_name,
                      firstError.empty() ? "a stage failed" : firstError.c_str(),
-                     kStopGraceSeconds);
+                     plan.stopGraceSeconds);
         std::fflush(stdout);
         std::fflush(stderr);
         std::_Exit(1);
@@ -381,7 +381,6 @@ private:
   PipelineRun result;
   std::mutex resultMutex, errorMutex;
   std::string firstError;
-  static constexpr int kStopGraceSeconds = 30;
   std::mutex doneMutex;
   std::condition_variable doneChanged;
   size_t done = 0;

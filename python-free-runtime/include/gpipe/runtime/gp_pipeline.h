@@ -61,6 +61,11 @@ struct PipelinePlan {
   /// stage threads run at once, so K stages of all cores would fight for
   /// them.
   int threadsPerStage = 0;
+  /// After a stage fails, how long the others may take to stop; a stage
+  /// still running then is stuck in a call the stop cannot interrupt (a
+  /// device synchronization behind a lost peer), and the process ends with
+  /// the first error (exit code 1) rather than hang.
+  double stopGraceSeconds = 30;
 };
 
 /// Runs stage `stage`'s forward (or backward) of its keeping (or
