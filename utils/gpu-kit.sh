@@ -15,7 +15,7 @@
 #       repository root: gpipe-cuda-info, gpipe-cuda-tests, each trainer
 #       against its reference (relative error below 1e-4 in fp32 after five
 #       steps), two of them run twice (equal to the bit), the digits CNN's
-#       accuracy, then the benchmark. cuBLASLt,
+#       accuracy, then the benchmark and a per-op profile of its models. cuBLASLt,
 #       cuDNN and NCCL come from that machine (the CUDA toolkit, the system,
 #       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
 #       failed"; with $OUT set, the logs are copied there.
@@ -264,6 +264,29 @@ run() {
     else
       fail "benchmark"
     fi
+    # Where the time goes: each benchmark model's per-op profile in tf32
+    # (every op waits for the GPU), kept in the logs for gpipe-cost-report
+    # profile= and gpipe-partition profile=; the slowest nodes printed.
+    local b
+    for b in gpt2_small_lm resnet_cnn; do
+      [ -x "$work/bench/${b}_tf32" ] || continue
+      if "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
+           --labels "$work/bench/${b}_y.npy" --steps 4 --no-progress \
+           --profile "$logs/$b-tf32-profile.json" > "$logs/$b-profile.log" 2>&1; then
+        python3 - "$logs/$b-tf32-profile.json" <<'EOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+ops = sorted(p["ops"], key=lambda o: -(o["forward_ms"] + o["backward_ms"] + o["recompute_ms"]))
+total = sum(o["forward_ms"] + o["backward_ms"] + o["recompute_ms"] for o in p["ops"])
+print(f"{sys.argv[1]}: {total:.2f} ms per micro-batch in ops; the slowest nodes:")
+for o in ops[:10]:
+    t = o["forward_ms"] + o["backward_ms"] + o["recompute_ms"]
+    print(f"  {o['name']:<48} fwd {o['forward_ms']:8.3f}  bwd {o['backward_ms']:8.3f} ms ({100 * t / total:4.1f}%)")
+EOF
+      else
+        fail "$b profile"; tail -3 "$logs/$b-profile.log"
+      fi
+    done
   fi
   finish
 }
