@@ -219,7 +219,7 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
   fused.clear();
   inLoop.clear();
   if (options.fuseElementwise) {
-    fused = planFusion(block);
+    fused = planFusion(block, cuda);
     for (auto &[root, loop] : fused)
       for (Operation *op : loop.ops)
         inLoop.insert(op);

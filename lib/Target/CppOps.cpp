@@ -579,6 +579,20 @@ LogicalResult Emitter::emitOp(Operation *op) {
         FailureOr<int> index = paramIndex(op, o.getNameAttr());
         if (failed(index))
           return failure();
+        // The table replaces the value a get_param of this function read:
+        // a use of that after the store would read a released tensor.
+        for (Operation &earlier : *op->getBlock()) {
+          if (&earlier == op)
+            break;
+          auto get = dyn_cast<GetParamOp>(&earlier);
+          if (!get || get.getNameAttr() != o.getNameAttr())
+            continue;
+          for (Operation *user : get->getUsers())
+            if (user->getBlock() == op->getBlock() && op->isBeforeInBlock(user))
+              return op->emitOpError(kCannot)
+                     << "parameter '" << o.getName() << "' is read by '" << user->getName()
+                     << "' after it is stored (the value read before would be released)";
+        }
         if (cuda) {
           // A device copy, made on the stage's stream, that the table takes
           // once the stream is done: the value it replaces may still be

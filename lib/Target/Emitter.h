@@ -124,10 +124,13 @@ std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v);
 /// reads), so the tensors they read (planned to live until those ops ran)
 /// are intact when the root runs. The root's result, the only tensor the
 /// loop writes, may share bytes with a leaf only element for element (the
-/// same offset); single-element leaves are read before the loop.
-DenseMap<Operation *, FusedLoop> planFusion(Block &block);
+/// same offset); in C++ a single-element leaf is read before the loop and
+/// may share any bytes, in a CUDA kernel (`cuda`) every thread reads it, so
+/// it may not.
+DenseMap<Operation *, FusedLoop> planFusion(Block &block, bool cuda);
 
-/// CUDA: a gemm whose only use is a relu outside any fused loop becomes one
+/// CUDA: a gemm whose only use is a relu outside any fused loop, with
+/// nothing but constants and parameter reads between them, becomes one
 /// cuBLASLt call with a relu epilogue, unless the relu's tensor shares
 /// bytes with an operand of the gemm (the call reads them while it
 /// writes). A backward that recomputes the relu also reads the gemm's

@@ -84,7 +84,7 @@ std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v) {
                         begin + type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8));
 }
 
-DenseMap<Operation *, FusedLoop> planFusion(Block &block) {
+DenseMap<Operation *, FusedLoop> planFusion(Block &block, bool cuda) {
   SmallVector<Operation *> ops;
   for (Operation &op : block)
     ops.push_back(&op);
@@ -124,9 +124,14 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block) {
     bool safe = out.has_value();
     for (Value leaf : loop.leaves) {
       auto range = arenaRange(leaf);
+      if (!safe || !range || range->first >= out->second || out->first >= range->second)
+        continue;
+      // The C++ loop reads a single-element leaf once, before it writes;
+      // every thread of a CUDA kernel reads it, some after others wrote
+      // the output's first elements: there only the element-for-element
+      // alias (the same bytes) is safe.
       bool scalar = cast<RankedTensorType>(leaf.getType()).getNumElements() == 1;
-      if (safe && range && !scalar && range->first < out->second && out->first < range->second &&
-          range->first != out->first)
+      if (cuda ? *range != *out : !scalar && range->first != out->first)
         safe = false;
     }
     if (!safe)
@@ -147,6 +152,15 @@ void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
       continue;
     auto relu = dyn_cast<ReluOp>(*gemm.getResult().getUsers().begin());
     if (!relu || inLoop.count(relu) || relu->getBlock() != &block)
+      continue;
+    // The fused call runs where the relu is and reads the gemm's operands
+    // there: nothing but constants and parameter reads may run in between,
+    // as the memory plan lets an op after the gemm reuse their bytes.
+    bool adjacent = true;
+    for (Operation *between = gemm->getNextNode(); between && between != relu.getOperation();
+         between = between->getNextNode())
+      adjacent &= isa<ConstantOp, GetParamOp>(between);
+    if (!adjacent)
       continue;
     auto out = arenaRange(relu.getResult());
     bool safe = out.has_value();
