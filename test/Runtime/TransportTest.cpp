@@ -104,4 +104,38 @@ TEST(PipelineDeathTest, AStageThatCannotStopEndsTheProcessWithTheFirstError) {
       "exiting\\)");
 }
 
+// No stage fails, but stage 1 waits for ever in a call no timeout reaches:
+// with stallSeconds the process ends, naming where each stage is.
+TEST(PipelineDeathTest, ARunWithoutProgressEndsTheProcessNamingEachStage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gp::PipelinePlan plan;
+  plan.stages = 2;
+  plan.microBatches = 1;
+  plan.stallSeconds = 0.3;
+  plan.stageInfo.resize(2);
+  plan.stageInfo[0].sources = {{-1, 0}};
+  plan.stageInfo[0].returns = {{}};
+  plan.stageInfo[1].sources = {{0, 0}};
+  for (gp::PipelineStage &info : plan.stageInfo)
+    info.keeping.present = true;
+  plan.programs = {{{gp::ActionKind::Forward, 0, -1}, {gp::ActionKind::SendActivation, 0, 1}},
+                   {{gp::ActionKind::RecvActivation, 0, 0}}};
+  gp::StageRunner runner = [](int, bool, bool, int, const std::vector<gp::Tensor> &args,
+                              std::vector<gp::Tensor> &results, std::string &) {
+    results = args;
+    return true;
+  };
+  StuckTransport transport;
+  std::vector<std::vector<gp::Tensor>> inputs = {{message(0).values[0]}}, grads = {{}};
+  EXPECT_EXIT(
+      {
+        gp::PipelineRun out;
+        std::string error;
+        gp::runPipeline(plan, runner, inputs, grads, out, error, &transport, {0, 1});
+      },
+      ::testing::ExitedWithCode(1),
+      "error: no stage made progress in 0.3 s \\(stage 0 is done; stage 1 in its activation "
+      "receive of micro-batch 0\\); exiting");
+}
+
 } // namespace

@@ -186,6 +186,17 @@ void printTensor(llvm::raw_ostream &os, const gp_tensor &t) {
     case GP_I8: os << (int)static_cast<const int8_t *>(t.data)[i]; break;
     case GP_U8: os << (int)static_cast<const uint8_t *>(t.data)[i]; break;
     case GP_BOOL: os << (static_cast<const uint8_t *>(t.data)[i] ? "true" : "false"); break;
+    case GP_F16:
+      os << llvm::format("%.4g", (double)static_cast<const _Float16 *>(t.data)[i]);
+      break;
+    case GP_BF16: {
+      // bf16 is the upper half of an IEEE binary32.
+      uint32_t bits = uint32_t(static_cast<const uint16_t *>(t.data)[i]) << 16;
+      float f;
+      std::memcpy(&f, &bits, sizeof f);
+      os << llvm::format("%.3g", (double)f);
+      break;
+    }
     }
   };
   std::function<void(int32_t, int64_t)> rec = [&](int32_t d, int64_t offset) {

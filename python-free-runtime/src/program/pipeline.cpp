@@ -2,12 +2,14 @@
 
 #include "gpipe/runtime/gp_pipeline.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -128,8 +130,10 @@ public:
            const std::vector<std::vector<Tensor>> &inputs,
            const std::vector<std::vector<Tensor>> &outputGrads, Transport &transport)
       : plan(plan), runner(runner), inputs(inputs), outputGrads(outputGrads),
-        transport(transport) {
+        transport(transport), current(new std::atomic<int>[plan.stages]) {
     int k = plan.stages;
+    for (int s = 0; s < k; ++s)
+      current[s].store(-1);
     producers.resize(k);
     consumers.resize(k);
     for (int s = 0; s < k; ++s)
@@ -162,7 +166,33 @@ public:
       // synchronization behind a peer that is gone) would hang the run
       // forever without its error: say it and end the process.
       std::unique_lock<std::mutex> lock(doneMutex);
-      doneChanged.wait(lock, [&] { return done == threads.size() || stopping; });
+      // With plan.stallSeconds, a run in which no stage starts or ends an
+      // action for that long is stuck in calls that cannot time out (a
+      // blocked device call): say where each stage is and end the process.
+      int64_t seen = -1;
+      auto since = std::chrono::steady_clock::now();
+      while (!(done == threads.size() || stopping)) {
+        if (plan.stallSeconds <= 0) {
+          doneChanged.wait(lock, [&] { return done == threads.size() || stopping; });
+          break;
+        }
+        doneChanged.wait_for(lock, std::chrono::milliseconds(200));
+        auto now = std::chrono::steady_clock::now();
+        int64_t p = progress.load();
+        if (p != seen) {
+          seen = p;
+          since = now;
+        } else if (std::chrono::duration<double>(now - since).count() > plan.stallSeconds) {
+          std::string where;
+          for (int s : local)
+            where += (where.empty() ? "" : "; ") + describeAction(s);
+          std::fprintf(stderr, "%s: error: no stage made progress in %g s (%s); exiting\n",
+                       program_invocation_short_name, plan.stallSeconds, where.c_str());
+          std::fflush(stdout);
+          std::fflush(stderr);
+          std::_Exit(1);
+        }
+      }
       if (!doneChanged.wait_for(lock, std::chrono::duration<double>(plan.stopGraceSeconds),
                                 [&] { return done == threads.size(); })) {
         std::lock_guard<std::mutex> errorLock(errorMutex);
@@ -247,6 +277,8 @@ private:
     std::vector<std::vector<Tensor>> savedInputs(m), kept(m), outputs(m);
     std::vector<bool> forwarded(m, false);
     for (const Action &action : plan.programs[s]) {
+      current[s].store(static_cast<int>(&action - plan.programs[s].data()));
+      progress.fetch_add(1);
       int mb = action.microBatch;
       bool keeping = !recomputes(plan.programs[s], mb);
       const StagePair &pair = keeping ? info.keeping : info.recomputing;
@@ -368,7 +400,23 @@ private:
         break;
       }
     }
+    current[s].store(-1);
+    progress.fetch_add(1);
     return true;
+  }
+
+  /// What stage `s` is doing now, for the stall message.
+  std::string describeAction(int s) const {
+    int a = current[s].load();
+    if (a < 0 || a >= static_cast<int>(plan.programs[s].size()))
+      return "stage " + str(s) + " is done";
+    static const char *kNames[] = {"forward",         "recompute",         "backward",
+                                   "activation send", "activation receive", "gradient send",
+                                   "gradient receive", "update"};
+    const Action &action = plan.programs[s][a];
+    int kind = static_cast<int>(action.kind);
+    return "stage " + str(s) + " in its " + (kind >= 0 && kind < 8 ? kNames[kind] : "action") +
+           " of micro-batch " + str(action.microBatch);
   }
 
   const PipelinePlan &plan;
@@ -383,6 +431,10 @@ private:
   std::string firstError;
   std::mutex doneMutex;
   std::condition_variable doneChanged;
+  /// Per stage, the index of the action it runs (-1: done); bumped
+  /// `progress` at every action for the stall watchdog.
+  std::unique_ptr<std::atomic<int>[]> current;
+  std::atomic<int64_t> progress{0};
   size_t done = 0;
   bool stopping = false;
 };

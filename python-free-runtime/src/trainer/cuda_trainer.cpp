@@ -308,6 +308,11 @@ public:
                              [this](int s) { return deviceOfStage(s); }, nccl, error);
   }
 
+  /// A stage blocked in a CUDA call (behind a NCCL kernel whose peer is
+  /// blocked too) is not reached by the receive timeouts: the pipeline
+  /// watches for a run without progress for as long.
+  double stallSeconds() const override { return nccl.timeoutSeconds; }
+
   void detach() override {
     for (gp_cuda_ctx *c : contexts)
       gp_cuda_ctx_destroy(c);

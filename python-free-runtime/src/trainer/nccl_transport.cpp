@@ -222,23 +222,31 @@ public:
     // NCCL calls on one device from several threads (stages sharing a GPU)
     // must not interleave, even on different communicators.
     std::lock_guard<std::mutex> issuing(deviceMutex(ch->send.device));
+    // The values stay in flight from before the first send: NCCL may read
+    // them until the send's event completes, or until a failure below
+    // aborted the communicator (which cancels what it had enqueued).
+    ch->inFlight.push_back({nullptr, std::move(values)});
+    InFlight &f = ch->inFlight.back();
+    auto failed = [&] {
+      abortComm(ch->send);
+      return false;
+    };
     if (!checkCuda(cudaSetDevice(ch->send.device), what, error) ||
         !checkNccl(ncclGroupStart(), what + " (ncclGroupStart)", error))
-      return false;
-    for (const Tensor &v : values)
+      return failed();
+    for (const Tensor &v : f.values)
       if (v.bytes() && !checkNccl(ncclSend(v.view()->data, v.bytes(), ncclUint8, 1, ch->send.comm,
                                            ch->send.stream),
                                   what, error)) {
         ncclGroupEnd();
-        return false;
+        return failed();
       }
-    // Kept before anything else can fail: NCCL may be reading the values.
-    ch->inFlight.push_back({nullptr, std::move(values)});
-    InFlight &f = ch->inFlight.back();
-    return checkNccl(ncclGroupEnd(), what + " (ncclGroupEnd)", error) &&
-           checkCuda(cudaEventCreateWithFlags(&f.done, cudaEventDisableTiming),
-                     what + " (cudaEventCreateWithFlags)", error) &&
-           checkCuda(cudaEventRecord(f.done, ch->send.stream), what + " (cudaEventRecord)", error);
+    if (!checkNccl(ncclGroupEnd(), what + " (ncclGroupEnd)", error) ||
+        !checkCuda(cudaEventCreateWithFlags(&f.done, cudaEventDisableTiming),
+                   what + " (cudaEventCreateWithFlags)", error) ||
+        !checkCuda(cudaEventRecord(f.done, ch->send.stream), what + " (cudaEventRecord)", error))
+      return failed();
+    return true;
   }
 
   bool recv(int from, int to, bool gradient, PipelineMessage &msg, std::string &error) override {
@@ -388,20 +396,27 @@ private:
     if (!checkNccl(ncclGroupStart(), what + ": ncclGroupStart", error))
       return false;
     size_t b = 0;
+    // A failure once the group started aborts both ends before the bytes
+    // NCCL may still touch are released.
+    auto failed = [&] {
+      abortComm(ch.send);
+      abortComm(ch.recv);
+      return false;
+    };
     if (send && !checkNccl(ncclSend(bytes[b++].view()->data, 1, ncclUint8, 1, ch.send.comm,
                                     ch.send.stream),
                            what + ": ncclSend (connect)", error)) {
       ncclGroupEnd();
-      return false;
+      return failed();
     }
     if (recv && !checkNccl(ncclRecv(bytes[b].view()->data, 1, ncclUint8, 0, ch.recv.comm,
                                     ch.recv.stream),
                            what + ": ncclRecv (connect)", error)) {
       ncclGroupEnd();
-      return false;
+      return failed();
     }
     if (!checkNccl(ncclGroupEnd(), what + ": ncclGroupEnd (connect)", error))
-      return false;
+      return failed();
     if (second.owns_lock())
       second.unlock();
     first.unlock();
@@ -476,6 +491,8 @@ private:
   bool reap(Channel &ch, int peer, bool wait, const std::string &what, std::string &error) {
     while (!ch.inFlight.empty()) {
       InFlight &f = ch.inFlight.front();
+      if (!f.done) // its send failed and aborted the communicator
+        return fail(what + ": an earlier send on this channel failed", error);
       if (wait) {
         if (!this->wait(ch.send, peer, what, [&] { return cudaEventQuery(f.done); }, error))
           return false;

@@ -885,6 +885,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   }
   PipelinePlan plan = planOf(program);
   plan.threadsPerStage = perStage;
+  if (accelerator)
+    plan.stallSeconds = accelerator->stallSeconds();
   gp_cpu_set_num_threads(o.threads > 0 ? o.threads : hardware);
   std::string planError = checkPipelinePlan(plan);
   if (!planError.empty())

@@ -66,6 +66,11 @@ struct PipelinePlan {
   /// device synchronization behind a lost peer), and the process ends with
   /// the first error (exit code 1) rather than hang.
   double stopGraceSeconds = 30;
+  /// When positive: a run in which no stage starts or finishes an action
+  /// for this long is stuck in calls that cannot time out (device calls
+  /// blocked behind each other), and the process ends naming where each
+  /// stage is (exit code 1). 0: no watch (the CPU's calls all return).
+  double stallSeconds = 0;
 };
 
 /// Runs stage `stage`'s forward (or backward) of its keeping (or

@@ -297,6 +297,10 @@ public:
   virtual std::unique_ptr<Transport> transport(std::unique_ptr<Transport> inner,
                                                const std::vector<int> &localStages,
                                                std::string &error);
+  /// How long the pipeline may go without any stage starting or finishing
+  /// an action before it ends the process (PipelinePlan::stallSeconds; 0:
+  /// never): device calls can block where no timeout reaches them.
+  virtual double stallSeconds() const { return 0; }
 };
 
 /// Runs the trainer's command line (`--data --labels --steps ...`) on
