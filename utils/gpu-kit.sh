@@ -18,7 +18,8 @@
 #       accuracy, then the benchmark and a per-op profile of its models. cuBLASLt,
 #       cuDNN and NCCL come from that machine (the CUDA toolkit, the system,
 #       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
-#       failed"; with $OUT set, the logs are copied there.
+#       failed"; with $OUT set, the logs go there (gpu-kit-logs.tar.gz, with
+#       the benchmark's table and the profiles beside it).
 #
 # Carrying the kit to a lent machine: its folder must be ignored by git and
 # named in the device tool's carry, e.g. carry [".gpu-kit"] and the command
@@ -183,7 +184,12 @@ run() {
   pass() { passed=$((passed + 1)); echo "PASS: $*"; }
   fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
   finish() {
-    if [ -n "${OUT:-}" ]; then cp -r "$logs" "$OUT/" 2>/dev/null; fi
+    # The device tool brings back at most 8 files: the logs as one archive,
+    # the benchmark's table and the profiles beside it.
+    if [ -n "${OUT:-}" ]; then
+      tar -C "$work" -czf "$OUT/gpu-kit-logs.tar.gz" logs 2>/dev/null
+      cp "$logs"/bench.log "$logs"/*-profile.json "$OUT/" 2>/dev/null
+    fi
     echo "gpu kit: $passed passed, $failed failed"
     rm -rf "$work"
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
