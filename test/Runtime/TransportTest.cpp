@@ -69,73 +69,63 @@ public:
   void stop() override {}
 };
 
-// Stage 0 fails; stage 1 waits for its activation in a receive that never
-// ends. The run neither hangs nor loses the error: after the grace period
-// the process ends with stage 0's message.
-TEST(PipelineDeathTest, AStageThatCannotStopEndsTheProcessWithTheFirstError) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+/// Two stages, one micro-batch: stage 0 runs `stage0` (its forward, and
+/// perhaps a send); stage 1 waits for stage 0's activation.
+gp::PipelinePlan twoStages(std::vector<gp::Action> stage0) {
   gp::PipelinePlan plan;
   plan.stages = 2;
   plan.microBatches = 1;
-  plan.stopGraceSeconds = 0.2;
   plan.stageInfo.resize(2);
   plan.stageInfo[0].sources = {{-1, 0}};
   plan.stageInfo[0].returns = {{}};
   plan.stageInfo[1].sources = {{0, 0}};
   for (gp::PipelineStage &info : plan.stageInfo)
     info.keeping.present = true;
-  plan.programs = {{{gp::ActionKind::Forward, 0, -1}},
-                   {{gp::ActionKind::RecvActivation, 0, 0}}};
-  gp::StageRunner runner = [](int stage, bool, bool, int, const std::vector<gp::Tensor> &,
-                              std::vector<gp::Tensor> &, std::string &error) {
+  plan.programs = {std::move(stage0), {{gp::ActionKind::RecvActivation, 0, 0}}};
+  return plan;
+}
+
+/// Runs `plan` over a transport whose receives never return.
+void runStuck(const gp::PipelinePlan &plan, const gp::StageRunner &runner) {
+  StuckTransport transport;
+  std::vector<std::vector<gp::Tensor>> inputs = {{message(0).values[0]}}, grads = {{}};
+  gp::PipelineRun out;
+  std::string error;
+  gp::runPipeline(plan, runner, inputs, grads, out, error, &transport, {0, 1});
+}
+
+// Stage 0 fails; stage 1 waits for its activation in a receive that never
+// ends. The run neither hangs nor loses the error: after the grace period
+// the process ends with stage 0's message.
+TEST(PipelineDeathTest, AStageThatCannotStopEndsTheProcessWithTheFirstError) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gp::PipelinePlan plan = twoStages({{gp::ActionKind::Forward, 0, -1}});
+  plan.stopGraceSeconds = 0.2;
+  gp::StageRunner failing = [](int stage, bool, bool, int, const std::vector<gp::Tensor> &,
+                               std::vector<gp::Tensor> &, std::string &error) {
     error = "stage " + std::to_string(stage) + " failed on purpose";
     return false;
   };
-  StuckTransport transport;
-  std::vector<std::vector<gp::Tensor>> inputs = {{message(0).values[0]}}, grads = {{}};
-  EXPECT_EXIT(
-      {
-        gp::PipelineRun out;
-        std::string error;
-        gp::runPipeline(plan, runner, inputs, grads, out, error, &transport, {0, 1});
-      },
-      ::testing::ExitedWithCode(1),
-      "error: stage 0 failed on purpose \\(a stage did not stop within 0.2 s of the failure; "
-      "exiting\\)");
+  EXPECT_EXIT(runStuck(plan, failing), ::testing::ExitedWithCode(1),
+              "error: stage 0 failed on purpose \\(a stage did not stop within 0.2 s of the "
+              "failure; exiting\\)");
 }
 
 // No stage fails, but stage 1 waits for ever in a call no timeout reaches:
 // with stallSeconds the process ends, naming where each stage is.
 TEST(PipelineDeathTest, ARunWithoutProgressEndsTheProcessNamingEachStage) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  gp::PipelinePlan plan;
-  plan.stages = 2;
-  plan.microBatches = 1;
+  gp::PipelinePlan plan =
+      twoStages({{gp::ActionKind::Forward, 0, -1}, {gp::ActionKind::SendActivation, 0, 1}});
   plan.stallSeconds = 0.3;
-  plan.stageInfo.resize(2);
-  plan.stageInfo[0].sources = {{-1, 0}};
-  plan.stageInfo[0].returns = {{}};
-  plan.stageInfo[1].sources = {{0, 0}};
-  for (gp::PipelineStage &info : plan.stageInfo)
-    info.keeping.present = true;
-  plan.programs = {{{gp::ActionKind::Forward, 0, -1}, {gp::ActionKind::SendActivation, 0, 1}},
-                   {{gp::ActionKind::RecvActivation, 0, 0}}};
-  gp::StageRunner runner = [](int, bool, bool, int, const std::vector<gp::Tensor> &args,
-                              std::vector<gp::Tensor> &results, std::string &) {
+  gp::StageRunner identity = [](int, bool, bool, int, const std::vector<gp::Tensor> &args,
+                                std::vector<gp::Tensor> &results, std::string &) {
     results = args;
     return true;
   };
-  StuckTransport transport;
-  std::vector<std::vector<gp::Tensor>> inputs = {{message(0).values[0]}}, grads = {{}};
-  EXPECT_EXIT(
-      {
-        gp::PipelineRun out;
-        std::string error;
-        gp::runPipeline(plan, runner, inputs, grads, out, error, &transport, {0, 1});
-      },
-      ::testing::ExitedWithCode(1),
-      "error: no stage made progress in 0.3 s \\(stage 0 is done; stage 1 in its activation "
-      "receive of micro-batch 0\\); exiting");
+  EXPECT_EXIT(runStuck(plan, identity), ::testing::ExitedWithCode(1),
+              "error: no stage made progress in 0.3 s \\(stage 0 is done; stage 1 in its "
+              "activation receive of micro-batch 0\\); exiting");
 }
 
 } // namespace
