@@ -25,6 +25,8 @@
 # named in the device tool's carry, e.g. carry [".gpu-kit"] and the command
 # "utils/gpu-kit.sh run".
 set -uo pipefail
+# Each program runs under `timeout`: a hang is one FAIL line (exit 124), and
+# the checks after it still run inside the device call's limit.
 root="$(cd "$(dirname "$0")/.." && pwd)"
 usage() { echo "usage: utils/gpu-kit.sh pack|run [--no-bench] [KIT]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
@@ -198,7 +200,7 @@ run() {
   if ! "$work/bin/gpipe-cuda-info"; then fail "gpipe-cuda-info (no usable GPU)"; finish; fi
 
   local t0=$SECONDS
-  "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
+  timeout 240 "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
   local status=$? n
   grep -E '^\[  (FAILED|PASSED|SKIPPED) \]' "$logs/cuda-tests.log"
   n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
@@ -215,7 +217,7 @@ run() {
   while read -r model k schedule policy; do
     exe="$model-k$k-$schedule"
     input="$models/$model/input_$(model_input "$model").npy"
-    if ! msg=$("$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
+    if ! msg=$(timeout 60 "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
                  --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
                  --save-params "$work/matrix/$exe.out" 2>&1); then
       fail "$exe $policy: the trainer failed"; echo "$msg" | tail -5; continue
@@ -234,7 +236,7 @@ run() {
   for exe in transformer_lm-k2-1f1b resnet_cnn-k2-gpipe; do
     model=${exe%%-*}
     input="$models/$model/input_$(model_input "$model").npy"
-    if ! msg=$("$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
+    if ! msg=$(timeout 60 "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
                  --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
                  --save-params "$work/matrix/$exe.again" 2>&1); then
       fail "$exe again: the trainer failed"; echo "$msg" | tail -5; continue
@@ -249,7 +251,7 @@ run() {
   local data="$root/examples/data" precision acc
   for precision in tf32 bf16; do
     t0=$SECONDS
-    "$work/digits/digits-$precision" --model "$root/examples/digits_cnn.onnx" \
+    timeout 180 "$work/digits/digits-$precision" --model "$root/examples/digits_cnn.onnx" \
       --data "$data/digits_train_images.npy" --labels "$data/digits_train_labels.npy" \
       --steps 300 --shuffle --seed 1 --log-every 100 --no-progress \
       --eval-data "$data/digits_test_images.npy" --eval-labels "$data/digits_test_labels.npy" \
@@ -264,7 +266,7 @@ run() {
 
   if [ $bench = 1 ] && [ -d "$work/bench" ]; then
     t0=$SECONDS
-    if PYTHONUNBUFFERED=1 python3 "$root/bench/cuda_vs_pytorch.py" --prepared "$work/bench" \
+    if PYTHONUNBUFFERED=1 timeout 420 python3 "$root/bench/cuda_vs_pytorch.py" --prepared "$work/bench" \
          2>&1 | tee "$logs/bench.log"; then
       pass "benchmark ($((SECONDS - t0)) s)"
     else
@@ -276,7 +278,7 @@ run() {
     local b
     for b in gpt2_small_lm resnet_cnn; do
       [ -x "$work/bench/${b}_tf32" ] || continue
-      if "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
+      if timeout 120 "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
            --labels "$work/bench/${b}_y.npy" --steps 4 --no-progress \
            --profile "$logs/$b-tf32-profile.json" > "$logs/$b-profile.log" 2>&1; then
         python3 - "$logs/$b-tf32-profile.json" <<'EOF'
