@@ -29,6 +29,17 @@ if shutil.which("mpirun"):
     config.substitutions.append(
         ("%mpirun", "mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"))
 
+# The GPU kit's comparisons need NumPy (python3-numpy).
+import subprocess
+for python in ("python3", "/usr/bin/python3"):
+    try:
+        if subprocess.run([python, "-c", "import numpy"], capture_output=True).returncode == 0:
+            config.available_features.add("python-numpy")
+            break
+    except OSError:
+        pass
+config.substitutions.append(("%gpipe_build", config.gpipe_obj_root))
+
 # The CUDA backend: its tests need it built (a CUDA toolkit with cuDNN and
 # NCCL at configure time); those that run on a GPU need one, and say why
 # they are skipped without.

@@ -3,7 +3,8 @@
 # no gpipe build (no MLIR, ONNX, OpenBLAS or MPI packages: a lent GPU
 # machine with only the CUDA toolkit and PyTorch).
 #
-#   utils/gpu-kit.sh pack [--no-bench] [KIT]   here, after utils/build.sh with
+#   utils/gpu-kit.sh pack [--no-bench] [KIT]   here, after utils/build.sh
+#       (GPIPE_BUILD_DIR: another build folder) with
 #       the CUDA backend: compiles the CUDA trainers of the GPU tests (every
 #       model, schedule and K in {1, 2, 4}; the digits CNN in tf32 and bf16),
 #       computes their CPU references with gpipe-run, prepares the benchmark
@@ -20,6 +21,10 @@
 #       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
 #       failed"; with $OUT set, the logs go there (gpu-kit-logs.tar.gz, with
 #       the benchmark's table and the profiles beside it).
+#
+# GPU_KIT_TARGET=cpu packs CPU trainers instead (no GPU checks, no
+# benchmark): a kit whose `run` goes through every other step on this
+# machine, to test the script itself before a GPU machine's minutes are spent.
 #
 # Carrying the kit to a lent machine: its folder must be ignored by git and
 # named in the device tool's carry, e.g. carry [".gpu-kit"] and the command
@@ -54,7 +59,10 @@ model_flags() {
   esac
 }
 model_input() { [ "$1" = transformer_lm ] && echo tokens || echo input; }
+target=${GPU_KIT_TARGET:-cuda}
+case $target in cuda|cpu) ;; *) echo "gpu-kit: GPU_KIT_TARGET must be cuda or cpu" >&2; exit 2 ;; esac
 digits_flags() {
+  if [ "$target" = cpu ]; then echo "--stages 2 --micro-batches 4"; return; fi
   case $1 in
     tf32) echo "--precision tf32 --stages 2 --micro-batches 4 --schedule 1f1b" ;;
     bf16) echo "--precision bf16 --stages 4 --micro-batches 4 --schedule gpipe" ;;
@@ -63,15 +71,18 @@ digits_flags() {
 steps=5
 
 pack() {
-  local bin="$root/build/bin" stage
-  if [ ! -x "$bin/gpipe-cuda-tests" ] || [ ! -x "$bin/gpipe-compile" ]; then
-    echo "gpu-kit: build gpipe with the CUDA backend first (utils/build.sh)" >&2
+  local bin="${GPIPE_BUILD_DIR:-$root/build}/bin" stage
+  if [ ! -x "$bin/gpipe-compile" ] || { [ "$target" = cuda ] && [ ! -x "$bin/gpipe-cuda-tests" ]; }; then
+    echo "gpu-kit: build gpipe first (utils/build.sh; the CUDA kit needs the CUDA backend)" >&2
     exit 1
   fi
   stage="$(mktemp -d)"
-  trap 'rm -rf "$stage"' EXIT
+  packing=$stage
+  trap 'rm -rf "$packing"' EXIT
   mkdir -p "$stage/bin" "$stage/lib" "$stage/matrix" "$stage/digits"
-  cp "$bin/gpipe-cuda-info" "$bin/gpipe-cuda-tests" "$stage/bin/"
+  if [ "$target" = cuda ]; then
+    cp "$bin/gpipe-cuda-info" "$bin/gpipe-cuda-tests" "$stage/bin/"
+  fi
   local models="$root/test/models" devices="$root/devices/h100-sxm.json"
   local model k schedule policy exe
   while read -r model k schedule policy; do
@@ -80,7 +91,7 @@ pack() {
     local pipe=(--stages "$k" --micro-batches 2 --schedule "$schedule" --recompute "$policy"
                 --devices "$devices")
     # shellcheck disable=SC2046
-    "$bin/gpipe-compile" "$models/$model/model.onnx" -o "$stage/matrix/$exe" --target cuda \
+    "$bin/gpipe-compile" "$models/$model/model.onnx" -o "$stage/matrix/$exe" --target "$target" \
       $(model_flags "$model") "${pipe[@]}" || exit 1
     # shellcheck disable=SC2046
     "$bin/gpipe-run" "$models/$model/model.onnx" $(model_flags "$model") "${pipe[@]}" \
@@ -92,9 +103,10 @@ pack() {
     echo "gpu-kit: compiling digits-$precision"
     # shellcheck disable=SC2046
     "$bin/gpipe-compile" "$root/examples/digits_cnn.onnx" -o "$stage/digits/digits-$precision" \
-      --target cuda $(digits_flags $precision) --batch-size 64 --optimizer adamw --lr 0.003 || exit 1
+      --target "$target" $(digits_flags $precision) --batch-size 64 --optimizer adamw --lr 0.003 || exit 1
   done
-  if [ $bench = 1 ]; then
+  echo "$target" > "$stage/target"
+  if [ $bench = 1 ] && [ "$target" = cuda ]; then
     echo "gpu-kit: preparing the benchmark"
     /usr/bin/python3 "$root/bench/cuda_vs_pytorch.py" --build "$root/build" \
       --prepare "$stage/bench" > "$stage/bench-prepare.log" 2>&1 ||
@@ -114,10 +126,15 @@ pack() {
   git -C "$root" rev-parse HEAD > "$stage/commit" 2>/dev/null || true
   echo "gpu-kit: compressing"
   rm -f "$kit/kit.tar.xz"
-  # A dictionary larger than the whole: the programs share most of their
-  # bytes (the runtime), which then compress once (590 MB to 20 MB).
+  # A dictionary as large as the whole (up to 768 MiB): the programs share
+  # most of their bytes (the runtime), which then compress once (the CUDA
+  # kit: 599 MB to 20 MB).
+  local bytes dict=8
+  bytes=$(du -sb --exclude='*.weights' "$stage" | cut -f1)
+  while [ $((dict << 20)) -lt "$bytes" ] && [ $dict -lt 768 ]; do dict=$((dict * 2)); done
+  [ $dict -gt 768 ] && dict=768
   tar -C "$stage" --exclude='*.weights' -cf - . |
-    xz -T1 --lzma2=preset=6,dict=768MiB > "$kit/kit.tar.xz" || exit 1
+    xz -T1 --lzma2=preset=6,dict=${dict}MiB > "$kit/kit.tar.xz" || exit 1
   echo "gpu-kit: $kit/kit.tar.xz: $(du -h "$kit/kit.tar.xz" | cut -f1)" \
        "($(du -sh --exclude='*.weights' "$stage" | cut -f1) unpacked)"
 }
@@ -143,7 +160,7 @@ find_lib() {
 # Every parameter file of REF_DIR against OUT_DIR's: prints the worst
 # relative error ||out - ref|| / ||ref||; fails above LIMIT (0: bitwise).
 compare() {
-  python3 - "$@" <<'EOF'
+  "$python" - "$@" 2>&1 <<'EOF'
 import os, sys
 import numpy as np
 ref_dir, out_dir, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -165,6 +182,13 @@ EOF
 }
 
 run() {
+  # A Python with NumPy for the comparisons (a GPU machine's python3 has
+  # PyTorch's; Debian's python3-numpy elsewhere).
+  python=""
+  for p in python3 /usr/bin/python3; do
+    if "$p" -c 'import numpy' 2>/dev/null; then python=$p; break; fi
+  done
+  [ -n "$python" ] || { echo "gpu-kit: run needs python3 with NumPy" >&2; exit 1; }
   local work passed=0 failed=0 logs
   [ -f "$kit/kit.tar.xz" ] || { echo "gpu-kit: no $kit/kit.tar.xz (utils/gpu-kit.sh pack)" >&2; exit 1; }
   work="$(mktemp -d)"
@@ -173,8 +197,10 @@ run() {
   tar -C "$work" -xJf "$kit/kit.tar.xz" || exit 1
   echo "gpu-kit: packed at commit $(cat "$work/commit" 2>/dev/null), this tree at" \
        "$(git -C "$root" rev-parse HEAD 2>/dev/null)"
-  local path="$work/lib" name dir
-  for name in libcudart.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2; do
+  target=$(cat "$work/target" 2>/dev/null || echo cuda)
+  local path="$work/lib" name dir cudaLibs=(libcudart.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2)
+  [ "$target" = cpu ] && cudaLibs=()
+  for name in "${cudaLibs[@]}"; do
     if ! dir=$(find_lib $name); then
       echo "gpu-kit: cannot find $name on this machine"; exit 1
     fi
@@ -197,20 +223,24 @@ run() {
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
     exit $?
   }
-  if ! "$work/bin/gpipe-cuda-info"; then fail "gpipe-cuda-info (no usable GPU)"; finish; fi
-
-  local t0=$SECONDS
-  timeout 240 "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
-  local status=$? n
-  grep -E '^\[  (FAILED|PASSED|SKIPPED) \]' "$logs/cuda-tests.log"
-  n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
-  passed=$((passed + ${n:-0}))
-  n=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
-  failed=$((failed + ${n:-0}))
-  if [ $status -ne 0 ] && [ "${n:-0}" -eq 0 ]; then
-    fail "gpipe-cuda-tests exited with $status"; tail -5 "$logs/cuda-tests.log"
+  local t0=$SECONDS status n
+  if [ "$target" = cpu ]; then
+    echo "gpu-kit: a CPU kit (GPU_KIT_TARGET=cpu): no GPU checks"
+  elif ! "$work/bin/gpipe-cuda-info"; then
+    fail "gpipe-cuda-info (no usable GPU)"; finish
+  else
+    timeout 240 "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
+    status=$?
+    grep -E '^\[  (FAILED|PASSED|SKIPPED) \]' "$logs/cuda-tests.log"
+    n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
+    passed=$((passed + ${n:-0}))
+    n=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
+    failed=$((failed + ${n:-0}))
+    if [ $status -ne 0 ] && [ "${n:-0}" -eq 0 ]; then
+      fail "gpipe-cuda-tests exited with $status"; tail -5 "$logs/cuda-tests.log"
+    fi
+    echo "gpu-kit: cuda tests took $((SECONDS - t0)) s"
   fi
-  echo "gpu-kit: cuda tests took $((SECONDS - t0)) s"
 
   t0=$SECONDS
   local models="$root/test/models" model k schedule policy exe input msg
@@ -266,7 +296,7 @@ run() {
 
   if [ $bench = 1 ] && [ -d "$work/bench" ]; then
     t0=$SECONDS
-    if PYTHONUNBUFFERED=1 timeout 420 python3 "$root/bench/cuda_vs_pytorch.py" --prepared "$work/bench" \
+    if PYTHONUNBUFFERED=1 timeout 420 "$python" "$root/bench/cuda_vs_pytorch.py" --prepared "$work/bench" \
          2>&1 | tee "$logs/bench.log"; then
       pass "benchmark ($((SECONDS - t0)) s)"
     else
@@ -281,7 +311,7 @@ run() {
       if timeout 120 "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
            --labels "$work/bench/${b}_y.npy" --steps 4 --no-progress \
            --profile "$logs/$b-tf32-profile.json" > "$logs/$b-profile.log" 2>&1; then
-        python3 - "$logs/$b-tf32-profile.json" <<'EOF'
+        "$python" - "$logs/$b-tf32-profile.json" <<'EOF'
 import json, sys
 p = json.load(open(sys.argv[1]))
 ops = sorted(p["ops"], key=lambda o: -(o["forward_ms"] + o["backward_ms"] + o["recompute_ms"]))

@@ -7,7 +7,7 @@ PKGS=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   libopenblas-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libgtest-dev
-  python3
+  python3 python3-numpy
 )
 
 SUDO=""
