@@ -101,12 +101,24 @@ def compile_trainer(build, onnx_path, batch, flags, stages, micro, precision, ex
                    check=True)
 
 
+def trainer_env():
+    """The environment of a trainer: GPIPE_TRAINER_LIBRARY_PATH (the
+    libraries a kit carries, utils/gpu-kit.sh) ahead of LD_LIBRARY_PATH,
+    for the trainers only, not for this Python and PyTorch."""
+    env = dict(os.environ)
+    extra = env.get("GPIPE_TRAINER_LIBRARY_PATH")
+    if extra:
+        env["LD_LIBRARY_PATH"] = extra + (":" + env["LD_LIBRARY_PATH"]
+                                          if env.get("LD_LIBRARY_PATH") else "")
+    return env
+
+
 def trainer_step_ms(exe, model, xs, ys, batch, warmup, steps, tmp, extra=()):
     log = os.path.join(tmp, "log.jsonl")
     run = subprocess.run([exe, "--model", model, "--data", xs, "--labels", ys,
                           "--steps", str(warmup + steps), "--log", log,
                           "--log-every", str(warmup + steps), "--no-progress", *extra],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=trainer_env())
     if run.returncode:
         raise SystemExit(f"cuda_vs_pytorch: {os.path.basename(exe)} failed: "
                          f"{(run.stderr or run.stdout).strip()}")

@@ -207,7 +207,11 @@ run() {
     echo "gpu-kit: $name from $dir"
     case ":$path:" in *":$dir:"*) ;; *) path="$path:$dir" ;; esac
   done
-  export LD_LIBRARY_PATH="$path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The kit's libraries for its programs only: Python (PyTorch) must keep
+  # the machine's own libstdc++ and friends. The benchmark hands the path
+  # to the trainers it starts.
+  kitenv=(env "LD_LIBRARY_PATH=$path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  export GPIPE_TRAINER_LIBRARY_PATH="$path"
   nvidia-smi -L 2>/dev/null
   pass() { passed=$((passed + 1)); echo "PASS: $*"; }
   fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
@@ -226,10 +230,10 @@ run() {
   local t0=$SECONDS status n
   if [ "$target" = cpu ]; then
     echo "gpu-kit: a CPU kit (GPU_KIT_TARGET=cpu): no GPU checks"
-  elif ! "$work/bin/gpipe-cuda-info"; then
+  elif ! "${kitenv[@]}" "$work/bin/gpipe-cuda-info"; then
     fail "gpipe-cuda-info (no usable GPU)"; finish
   else
-    timeout 240 "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
+    timeout 240 "${kitenv[@]}" "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
     status=$?
     grep -E '^\[  (FAILED|PASSED|SKIPPED) \]' "$logs/cuda-tests.log"
     n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
@@ -247,7 +251,7 @@ run() {
   while read -r model k schedule policy; do
     exe="$model-k$k-$schedule"
     input="$models/$model/input_$(model_input "$model").npy"
-    if ! msg=$(timeout 60 "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
+    if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
                  --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
                  --save-params "$work/matrix/$exe.out" 2>&1); then
       fail "$exe $policy: the trainer failed"; echo "$msg" | tail -5; continue
@@ -266,7 +270,7 @@ run() {
   for exe in transformer_lm-k2-1f1b resnet_cnn-k2-gpipe; do
     model=${exe%%-*}
     input="$models/$model/input_$(model_input "$model").npy"
-    if ! msg=$(timeout 60 "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
+    if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
                  --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
                  --save-params "$work/matrix/$exe.again" 2>&1); then
       fail "$exe again: the trainer failed"; echo "$msg" | tail -5; continue
@@ -281,7 +285,7 @@ run() {
   local data="$root/examples/data" precision acc
   for precision in tf32 bf16; do
     t0=$SECONDS
-    timeout 180 "$work/digits/digits-$precision" --model "$root/examples/digits_cnn.onnx" \
+    timeout 180 "${kitenv[@]}" "$work/digits/digits-$precision" --model "$root/examples/digits_cnn.onnx" \
       --data "$data/digits_train_images.npy" --labels "$data/digits_train_labels.npy" \
       --steps 300 --shuffle --seed 1 --log-every 100 --no-progress \
       --eval-data "$data/digits_test_images.npy" --eval-labels "$data/digits_test_labels.npy" \
@@ -308,7 +312,7 @@ run() {
     local b
     for b in gpt2_small_lm resnet_cnn; do
       [ -x "$work/bench/${b}_tf32" ] || continue
-      if timeout 120 "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
+      if timeout 120 "${kitenv[@]}" "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
            --labels "$work/bench/${b}_y.npy" --steps 4 --no-progress \
            --profile "$logs/$b-tf32-profile.json" > "$logs/$b-profile.log" 2>&1; then
         "$python" - "$logs/$b-tf32-profile.json" <<'EOF'
