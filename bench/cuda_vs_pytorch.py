@@ -90,7 +90,7 @@ def torch_step_ms(model, x, y, precision, warmup, steps):
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1e3)
     # The trainer that runs next gets the GPU's memory back.
-    del model, x, y, opt
+    del model, x, y, opt, out, loss
     torch.cuda.empty_cache()
     return statistics.median(times)
 
