@@ -16,7 +16,8 @@
 #       repository root: gpipe-cuda-info, gpipe-cuda-tests, each trainer
 #       against its reference (relative error below 1e-4 in fp32 after five
 #       steps), two of them run twice (equal to the bit), the digits CNN's
-#       accuracy, then the benchmark and a per-op profile of its models. cuBLASLt,
+#       accuracy, then the benchmark and a per-op profile of its models;
+#       with --sanitize, compute-sanitizer's memcheck and racecheck last. cuBLASLt,
 #       cuDNN and NCCL come from that machine (the CUDA toolkit, the system,
 #       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
 #       failed"; with $OUT set, the logs go there (gpu-kit-logs.tar.gz, with
@@ -33,11 +34,19 @@ set -uo pipefail
 # Each program runs under `timeout`: a hang is one FAIL line (exit 124), and
 # the checks after it still run inside the device call's limit.
 root="$(cd "$(dirname "$0")/.." && pwd)"
-usage() { echo "usage: utils/gpu-kit.sh pack|run [--no-bench] [KIT]" >&2; exit 2; }
+usage() { echo "usage: utils/gpu-kit.sh pack|run [--no-bench] [--sanitize] [KIT]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1; shift
-bench=1
-if [ "${1:-}" = --no-bench ]; then bench=0; shift; fi
+bench=1 sanitize=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-bench) bench=0 ;;
+    --sanitize) sanitize=1 ;;
+    -*) usage ;;
+    *) break ;;
+  esac
+  shift
+done
 kit="${1:-$root/.gpu-kit}"
 kit="$(mkdir -p "$kit" && cd "$kit" && pwd)"
 
@@ -330,7 +339,40 @@ EOF
       fi
     done
   fi
+  if [ $sanitize = 1 ] && [ "$target" = cuda ]; then
+    sanitizers
+  fi
   finish
+}
+
+# With --sanitize, after everything else: compute-sanitizer's memcheck over
+# the kernel tests and two trainers' steps, racecheck over the kernels that
+# share memory within a block. A report of any error is a FAIL.
+sanitizers() {
+  local cs t0 name log
+  cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  if [ ! -x "$cs" ]; then fail "compute-sanitizer: not found"; return; fi
+  sanitize() { # NAME TOOL SECONDS PROGRAM [ARGS...]
+    name=$1 log="$logs/sanitize-$1.log" t0=$SECONDS
+    timeout "$3" "${kitenv[@]}" "$cs" --tool "$2" --error-exitcode 99 --print-limit 20 \
+      "${@:4}" > "$log" 2>&1
+    local status=$?
+    if [ $status -eq 0 ] && grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+      pass "$name ($2, $((SECONDS - t0)) s)"
+    else
+      fail "$name ($2, exit $status)"; grep -m 5 -E "=+ (Invalid|Race|Error|ERROR)" "$log"
+    fi
+  }
+  local models="$root/test/models" exe model input
+  sanitize kernels memcheck 300 "$work/bin/gpipe-cuda-tests"
+  sanitize shared-memory racecheck 240 "$work/bin/gpipe-cuda-tests" \
+    --gtest_filter='*Reduce*:*Norm*:*Softmax*:*Loss*:*Nll*:*Transpose*:*Arg*:*GlobalPool*'
+  for exe in transformer_lm-k2-1f1b resnet_cnn-k2-gpipe; do
+    model=${exe%%-*}
+    input="$models/$model/input_$(model_input "$model").npy"
+    sanitize "$exe" memcheck 180 "$work/matrix/$exe" --model "$models/$model/model.onnx" \
+      --data "$input" --labels "$models/$model/train_sgd/labels.npy" --steps 1 --no-progress
+  done
 }
 
 case $mode in
