@@ -104,6 +104,10 @@ def compile_trainer(build, onnx_path, batch, flags, stages, micro, precision, ex
                    check=True)
 
 
+class TrainerFailed(Exception):
+    """A compiled trainer exited with an error (its message)."""
+
+
 def trainer_env():
     """The environment of a trainer: GPIPE_TRAINER_LIBRARY_PATH (the
     libraries a kit carries, utils/gpu-kit.sh) ahead of LD_LIBRARY_PATH,
@@ -123,8 +127,8 @@ def trainer_step_ms(exe, model, xs, ys, batch, warmup, steps, tmp, extra=()):
                           "--log-every", str(warmup + steps), "--no-progress", *extra],
                          capture_output=True, text=True, env=trainer_env())
     if run.returncode:
-        raise SystemExit(f"cuda_vs_pytorch: {os.path.basename(exe)} failed: "
-                         f"{(run.stderr or run.stdout).strip()}")
+        raise TrainerFailed(f"{os.path.basename(exe)} failed: "
+                            f"{(run.stderr or run.stdout).strip()}")
     rows = [json.loads(line) for line in open(log)]
     # samples_per_s is cumulative: elapsed(k) = k * batch / samples_per_s(k).
     elapsed = [r["step"] * batch / r["samples_per_s"] for r in rows]
@@ -268,8 +272,17 @@ def measure(args, kit):
     device = manifest["device"]
     m = load_models()
     builders = {name: (build, make_x, make_y) for name, build, make_x, make_y, _ in configs(m)}
-    rows, pipeline_rows = [], []
+    rows, pipeline_rows, failures = [], [], []
     precisions = args.precisions.split(",")
+    # One trainer's failure costs its row, not the rest of the run (a GPU
+    # machine's minutes are few): it is reported and the exit status is 1.
+    def attempt(what, fn):
+        try:
+            return fn()
+        except TrainerFailed as e:
+            print(f"cuda_vs_pytorch: {what}: {e}", file=sys.stderr, flush=True)
+            failures.append(what)
+            return None
     with tempfile.TemporaryDirectory() as tmp:
         for entry in manifest["models"]:
             name, batch = entry["name"], entry["batch"]
@@ -282,7 +295,10 @@ def measure(args, kit):
                 if precision not in entry["trainers"]:
                     continue
                 exe = os.path.join(kit, entry["trainers"][precision])
-                ours = trainer_step_ms(exe, model, xs, ys, batch, args.warmup, args.steps, tmp)
+                ours = attempt(f"{name} {precision}", lambda: trainer_step_ms(
+                    exe, model, xs, ys, batch, args.warmup, args.steps, tmp))
+                if ours is None:
+                    continue
                 torch.manual_seed(0)
                 ref = torch_step_ms(build(), x, y, precision, args.warmup, args.steps)
                 peak = device["peak_flops"]["f32" if precision == "fp32" else precision]
@@ -294,8 +310,10 @@ def measure(args, kit):
             for p in entry["pipelines"]:
                 k, micro = p["k"], p["micro"]
                 trace = os.path.join(tmp, "trace.json")
-                trainer_step_ms(os.path.join(kit, p["exe"]), model, xs, ys, batch, args.warmup,
-                                args.steps, tmp, ["--trace", trace])
+                if attempt(f"{name} K={k} M={micro}", lambda: trainer_step_ms(
+                        os.path.join(kit, p["exe"]), model, xs, ys, batch, args.warmup,
+                        args.steps, tmp, ["--trace", trace])) is None:
+                    continue
                 fwd, bwd = stage_times(trace, k)
                 act_bytes = 4 * batch // micro * (768 * 256 if "lm" in name else 64 * 32 * 32)
                 transfer = (link["latency"] + act_bytes / link["bandwidth"]) * 1e3
@@ -316,6 +334,9 @@ def measure(args, kit):
     for name, k, micro, step, norm, paper in pipeline_rows:
         print(f"{name:<16}{k:>3}{micro:>4}{step:>8.2f}ms{norm:>12.2f}"
               f"{paper if paper is not None else '':>12}")
+    if failures:
+        print(f"failed: {', '.join(failures)}")
+        return 1
     return 0
 
 
