@@ -166,9 +166,13 @@ gp_status makePlan(gp_cuda_ctx *ctx, const Conv &g, const char *what,
   int64_t wp = fitsW ? g.w : (g.ow - 1) * g.sw + extentW;
   p.padding = {g.n * g.c, g.h, g.w, hp, wp, fitsH ? 0 : g.pt, fitsW ? 0 : g.pl};
   int64_t padH = fitsH ? g.pt : 0, padW = fitsW ? g.pl : 0;
+  // cuDNN's 4-d descriptors hold int strides too: each tensor's element
+  // count must fit.
   if (!fitInt({g.n, g.c, hp, wp, g.f, g.cg, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw,
-               padH, padW, g.dh, g.dw, g.groups}))
-    return fail(std::string(what) + ": dimensions exceed cuDNN's int range");
+               padH, padW, g.dh, g.dw, g.groups, g.n * g.c * hp * wp,
+               g.n * g.f * g.oh * g.ow, g.f * g.cg * g.kh * g.kw}))
+    return fail(std::string(what) + ": dimensions exceed cuDNN's int range (a tensor of " +
+                "2^31 elements or more; split the batch)");
   if (tensorDesc(p.x, g.n, g.c, hp, wp) ||
       tensorDesc(p.y, g.n, g.f, g.oh, g.ow) ||
       check(cudnnCreateFilterDescriptor(&p.w.d),
