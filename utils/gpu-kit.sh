@@ -12,14 +12,14 @@
 #       onnx, a CPU build will do) and copies the shared libraries they need
 #       except glibc's and CUDA's, into KIT/kit.tar.xz (default .gpu-kit,
 #       ignored by git).
-#   utils/gpu-kit.sh run [--no-bench] [KIT]    on the GPU machine, from the
-#       repository root: gpipe-cuda-info, gpipe-cuda-tests, each trainer
-#       against its reference (relative error below 1e-4 in fp32 after five
-#       steps), two of them run twice (equal to the bit), the digits CNN's
-#       accuracy, then the benchmark and a per-op profile of its models;
-#       with --sanitize, compute-sanitizer's memcheck and racecheck last. cuBLASLt,
-#       cuDNN and NCCL come from that machine (the CUDA toolkit, the system,
-#       or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
+#   utils/gpu-kit.sh run [--no-bench] [--sanitize] [KIT]   on the GPU
+#       machine, from the repository root: gpipe-cuda-info, gpipe-cuda-tests,
+#       each trainer against its reference (relative error below 1e-4 in
+#       fp32 after five steps), two of them run twice (equal to the bit),
+#       the digits CNN's accuracy, then the benchmark and a per-op profile of
+#       its models; with --sanitize, compute-sanitizer's memcheck and
+#       racecheck last. cuBLASLt, cuDNN and NCCL come from that machine (the
+#       CUDA toolkit, the system, or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
 #       failed"; with $OUT set, the logs go there (gpu-kit-logs.tar.gz, with
 #       the benchmark's table and the profiles beside it).
 #
