@@ -506,6 +506,26 @@ TEST_F(CudaKernels, GemmWithReluEpilogueIsGemmThenRelu) {
     }
 }
 
+// A bias cuBLASLt's epilogue must not take (not 16-byte aligned: a view one
+// float into a buffer; or out itself): the product runs plain, the bias
+// added through C, the relu as its own kernel; the same result.
+TEST_F(CudaKernels, GemmWithAMisalignedBiasRunsUnfused) {
+  const int64_t m = 9, k = 17, n = 8;
+  auto a = randomF32({m, k}, 300), b = randomF32({k, n}, 301), c = randomF32({n}, 302);
+  Tensor<float> want(GP_F32, {m, n});
+  ASSERT_GP_OK(gp_cpu_gemm(&a, &b, &c, 1.0f, 1.0f, false, false, &want));
+  ASSERT_GP_OK(gp_cpu_unary(GP_RELU, &want, 0, 0, &want));
+  auto padded = randomF32({n + 1}, 303);
+  std::copy(c.data.begin(), c.data.end(), padded.data.begin() + 1);
+  DeviceTensor dA(ctx, a), dB(ctx, b), dPadded(ctx, padded), out(ctx, GP_F32, {m, n});
+  gp_tensor bias = dPadded.view;
+  gp_tensor_init(&bias, GP_F32, 1, &n);
+  bias.data = static_cast<float *>(dPadded.view.data) + 1;
+  ASSERT_CUDA_OK(gp_cuda_gemm_act(ctx, &dA.view, &dB.view, &bias, 1.0f, 1.0f, false, false,
+                                  GP_ACT_RELU, &out.view));
+  expectMatches(out, want.view, kMatmul, "gemm+relu, bias at a 4-byte offset");
+}
+
 //===----------------------------------------------------------------------===//
 // Convolution and pooling
 //===----------------------------------------------------------------------===//
