@@ -36,6 +36,22 @@ std::vector<int64_t> stridesOf(const std::vector<int64_t> &dims);
 bool broadcastStrides(const gp_tensor *in, const std::vector<int64_t> &outDims,
                       std::vector<int64_t> &strides);
 
+/// A numpy matmul of a and b into out, as batches of [m, k] x [k, n]: a 1-D
+/// a is a row, a 1-D b a column; the batch dimensions broadcast.
+struct MatmulShape {
+  int64_t m = 0, k = 0, n = 0, numBatch = 1;
+  /// The broadcast batch dimensions, and each operand's stride along them
+  /// in elements (0 where it is broadcast).
+  std::vector<int64_t> batch, strideA, strideB;
+  /// b is one matrix for every batch entry, and a's matrices are dense:
+  /// the product is one [numBatch * m, k] x [k, n].
+  bool rhsShared = true, lhsDense = true;
+};
+/// The shape of matmul(a, b) -> out; fails (naming `what`) when the
+/// contracting or batch dimensions disagree or out has the wrong size.
+gp_status matmulShape(const gp_tensor *a, const gp_tensor *b, const gp_tensor *out,
+                      const char *what, MatmulShape &shape);
+
 /// `t` viewed as [outer, dim, inner] around `axis` (0 <= axis < rank).
 struct AxisSplit {
   int64_t outer = 1, dim = 1, inner = 1;

@@ -2,6 +2,8 @@
 
 #include "internal.h"
 
+#include <algorithm>
+
 #include <cblas.h>
 #include <cstdlib>
 #include <omp.h>
@@ -104,6 +106,60 @@ gp_status gp::expectDims(const gp_tensor *out, const char *what,
     for (size_t i = 0; i < dims.size(); ++i)
       want += (i ? ", " : "") + std::to_string(dims[i]);
     return fail(std::string(what) + " is " + describe(out) + ", expected shape " + want + "]");
+  }
+  return GP_OK;
+}
+
+gp_status gp::matmulShape(const gp_tensor *a, const gp_tensor *b, const gp_tensor *out,
+                          const char *what, MatmulShape &shape) {
+  std::string w(what);
+  if (a->rank < 1 || b->rank < 1)
+    return fail(w + ": operands must have rank >= 1");
+  std::vector<int64_t> ad = dimsOf(a), bd = dimsOf(b);
+  if (ad.size() == 1)
+    ad.insert(ad.begin(), 1);
+  if (bd.size() == 1)
+    bd.push_back(1);
+  shape.m = ad[ad.size() - 2];
+  shape.k = ad.back();
+  shape.n = bd.back();
+  if (bd[bd.size() - 2] != shape.k)
+    return fail(w + ": contracting dimensions of " + describe(a) + " and " + describe(b) +
+                " differ");
+  size_t batchRank = std::max(ad.size(), bd.size()) - 2;
+  shape.batch.assign(batchRank, 1);
+  shape.numBatch = 1;
+  for (size_t i = 0; i < batchRank; ++i) {
+    auto dimAt = [&](const std::vector<int64_t> &d) {
+      size_t r = d.size() - 2;
+      return i + r >= batchRank ? d[i + r - batchRank] : int64_t(1);
+    };
+    int64_t x = dimAt(ad), y = dimAt(bd);
+    if (x != y && x != 1 && y != 1)
+      return fail(w + ": batch dimensions of " + describe(a) + " and " + describe(b) +
+                  " do not broadcast");
+    shape.batch[i] = x == 1 ? y : x;
+    shape.numBatch *= shape.batch[i];
+  }
+  if (shape.numBatch * shape.m * shape.n != gp_numel(out))
+    return fail(w + ": result " + describe(out) + " has the wrong size");
+  // Batch strides in elements of whole matrices (0 where broadcast).
+  auto batchStrides = [&](const std::vector<int64_t> &d) {
+    std::vector<int64_t> s(batchRank, 0);
+    int64_t stride = d[d.size() - 2] * d.back();
+    size_t r = d.size() - 2;
+    for (int64_t i = int64_t(r) - 1; i >= 0; --i) {
+      s[i + batchRank - r] = d[i] == 1 ? 0 : stride;
+      stride *= d[i];
+    }
+    return s;
+  };
+  shape.strideA = batchStrides(ad);
+  shape.strideB = batchStrides(bd);
+  shape.rhsShared = shape.lhsDense = true;
+  for (size_t d = 0; d < batchRank; ++d) {
+    shape.rhsShared &= shape.strideB[d] == 0;
+    shape.lhsDense &= shape.strideA[d] != 0 || shape.batch[d] == 1;
   }
   return GP_OK;
 }

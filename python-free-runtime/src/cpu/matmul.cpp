@@ -25,14 +25,6 @@ void gemmBlas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
 }
 } // namespace
 
-namespace {
-bool allZero(const std::vector<int64_t> &v) {
-  for (int64_t x : v)
-    if (x)
-      return false;
-  return true;
-}
-} // namespace
 
 namespace gp {
 /// C[m, n] = alpha * op(A) op(B) + beta * C for row-major f32/f64 matrices.
@@ -61,51 +53,13 @@ extern "C" gp_status gp_cpu_matmul(const gp_tensor *a, const gp_tensor *b,
   if (a->dtype != b->dtype || out->dtype != a->dtype)
     return fail("matmul: operands " + describe(a) + ", " + describe(b) +
                 " and result " + describe(out) + " differ in element type");
-  if (a->rank < 1 || b->rank < 1)
-    return fail("matmul: operands must have rank >= 1");
-  std::vector<int64_t> ad = dimsOf(a), bd = dimsOf(b);
-  if (ad.size() == 1)
-    ad.insert(ad.begin(), 1);
-  if (bd.size() == 1)
-    bd.push_back(1);
-  int64_t m = ad[ad.size() - 2], k = ad.back(), n = bd.back();
-  if (bd[bd.size() - 2] != k)
-    return fail("matmul: contracting dimensions of " + describe(a) + " and " +
-                describe(b) + " differ");
-  size_t batchRank = std::max(ad.size(), bd.size()) - 2;
-  std::vector<int64_t> batch(batchRank);
-  for (size_t i = 0; i < batchRank; ++i) {
-    auto dimAt = [&](const std::vector<int64_t> &d) {
-      size_t r = d.size() - 2;
-      return i + r >= batchRank ? d[i + r - batchRank] : 1;
-    };
-    int64_t x = dimAt(ad), y = dimAt(bd);
-    if (x != y && x != 1 && y != 1)
-      return fail("matmul: batch dimensions of " + describe(a) + " and " + describe(b) +
-                  " do not broadcast");
-    batch[i] = x == 1 ? y : x;
-  }
-  int64_t numBatch = 1;
-  for (int64_t d : batch)
-    numBatch *= d;
-  if (numBatch * m * n != gp_numel(out))
-    return fail("matmul: result " + describe(out) + " has the wrong size");
-  // Batch strides in elements of whole matrices (0 where broadcast).
-  auto batchStrides = [&](const std::vector<int64_t> &d) {
-    std::vector<int64_t> s(batchRank, 0);
-    int64_t stride = d[d.size() - 2] * d.back();
-    size_t r = d.size() - 2;
-    for (int64_t i = (int64_t)r - 1; i >= 0; --i) {
-      size_t o = i + batchRank - r;
-      s[o] = d[i] == 1 ? 0 : stride;
-      stride *= d[i];
-    }
-    return s;
-  };
-  std::vector<int64_t> as = batchStrides(ad), bs = batchStrides(bd);
-  bool rhsShared = allZero(bs), lhsDense = true;
-  for (size_t d = 0; d < batchRank; ++d)
-    lhsDense &= as[d] != 0 || batch[d] == 1;
+  MatmulShape shape;
+  if (matmulShape(a, b, out, "matmul", shape))
+    return GP_ERROR;
+  int64_t m = shape.m, k = shape.k, n = shape.n, numBatch = shape.numBatch;
+  const std::vector<int64_t> &batch = shape.batch, &as = shape.strideA, &bs = shape.strideB;
+  size_t batchRank = batch.size();
+  bool rhsShared = shape.rhsShared, lhsDense = shape.lhsDense;
   return dispatchFloat(a->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *x = static_cast<const T *>(a->data), *y = static_cast<const T *>(b->data);
