@@ -95,7 +95,7 @@ LogicalResult LogSoftmaxOp::buildGradients(GradientBuilder &g, ArrayRef<Value> r
 
 LogicalResult DropoutOp::buildGradients(GradientBuilder &g, ArrayRef<Value> resultGrads,
                                         SmallVectorImpl<Value> &operandGrads) {
-  operandGrads.assign(1, Value());
+  operandGrads.assign(getNumOperands(), Value());
   Value dy = resultGrads[0];
   if (!dy)
     return success();

@@ -107,6 +107,15 @@ LogicalResult LogSoftmaxOp::inferReturnTypes(MLIRContext *,
                       adaptor.getAxis(), results);
 }
 
+LogicalResult DropoutOp::verify() {
+  if (Value rng = getRng()) {
+    auto type = cast<RankedTensorType>(rng.getType());
+    if (type.getRank() != 1 || type.getDimSize(0) != 2)
+      return emitOpError("rng must be tensor<2xi64> (stream, part), got ") << type;
+  }
+  return success();
+}
+
 LogicalResult DropoutOp::inferReturnTypes(MLIRContext *ctx,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,

@@ -326,7 +326,7 @@ LogicalResult Interpreter::execute(Operation *op) {
           return failure();
         uint64_t seed = o.getSeed() ? (uint64_t)*o.getSeed() : std::random_device{}();
         return check(op, gp_cpu_dropout(in(o.getInput()), o.getRatio().convertToFloat(),
-                                        o.getTraining(), seed, *y, *mask));
+                                        o.getTraining(), seed, optIn(o.getRng()), *y, *mask));
       })
       // Reductions.
       .Case([&](ReduceSumOp o) { return reduce(op, GP_REDUCE_SUM, o.getAxes()); })

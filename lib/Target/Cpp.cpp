@@ -411,11 +411,13 @@ LogicalResult Emitter::emitProgram() {
   for (unsigned i = 0; i < loss.getNumArguments(); ++i) {
     auto name = loss.getArgAttrOfType<StringAttr>(i, "gpipe.name");
     std::string n = name ? name.getValue().str() : "arg" + std::to_string(i);
-    tablesOs << llvm::formatv("    {{{0}, {1}, {2}},\n", cString(n),
-                              shapeFields(loss.getArgumentTypes()[i]), boolLiteral(n == "labels"));
+    bool random = static_cast<bool>(loss.getArgAttr(i, "gpipe.rng"));
+    tablesOs << llvm::formatv("    {{{0}, {1}, {2}, {3}},\n", cString(n),
+                              shapeFields(loss.getArgumentTypes()[i]),
+                              boolLiteral(n == "labels" && !random), boolLiteral(random));
   }
   if (loss.getNumArguments() == 0)
-    tablesOs << "    {nullptr, GP_F32, 0, {}, false},\n";
+    tablesOs << "    {nullptr, GP_F32, 0, {}, false, false},\n";
   tablesOs << "};\n\n";
 
   // Stages.

@@ -338,9 +338,9 @@ LogicalResult Emitter::emitOp(Operation *op) {
           seed = llvm::formatv("UINT64_C({0})", static_cast<uint64_t>(*o.getSeed())).str();
         else
           needsRandom = true;
-        call(op, llvm::formatv("gp_cpu_dropout({0}, {1}, {2}, {3}, {4}, {5})", in(o.getInput()),
-                               floatLiteral(o.getRatio().convertToFloat(), true),
-                               boolLiteral(o.getTraining()), seed, *y, *mask)
+        call(op, llvm::formatv("gp_cpu_dropout({0}, {1}, {2}, {3}, {4}, {5}, {6})",
+                               in(o.getInput()), floatLiteral(o.getRatio().convertToFloat(), true),
+                               boolLiteral(o.getTraining()), seed, optIn(o.getRng()), *y, *mask)
                      .str());
         return success();
       })

@@ -10,6 +10,8 @@
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <set>
+
 namespace mlir::gpipe {
 #define GEN_PASS_DEF_BUILDTRAINING
 #include "gpipe/Transforms/Passes.h.inc"
@@ -40,6 +42,8 @@ private:
   FailureOr<Value> state(GradientBuilder &g, StringRef param, StringRef suffix, Type type);
   Value optimizerUpdate(GradientBuilder &g, StringRef name, Value p, Value grad, Value stepCount);
   void buildEvalFunction(func::FuncOp forward);
+  /// Gives the step's training-mode dropouts their random stream.
+  LogicalResult addDropoutStream(func::FuncOp step);
   /// Clipping, the step count and every parameter's optimizer update, stored
   /// with gpipe.set_param; `current(name)` reads a parameter's value.
   LogicalResult applyUpdates(OpBuilder &builder, GradientBuilder &g, Location loc,
@@ -254,15 +258,51 @@ LogicalResult BuildTrainingPass::applyUpdates(OpBuilder &builder, GradientBuilde
   return success();
 }
 
+/// Training-mode dropouts draw their masks from a stream that a new
+/// `tensor<2xi64>` argument of the step names (`gpipe.rng`): the executor
+/// passes [step number, micro-batch], so every step draws new masks, a
+/// recomputing backward replays its forward's, and micro-batch m draws its
+/// rows of the mini-batch's mask. Dropouts without a seed get distinct ones
+/// (the smallest the model's dropouts do not use), so runs are reproducible.
+LogicalResult BuildTrainingPass::addDropoutStream(func::FuncOp step) {
+  Block &body = step.getBody().front();
+  SmallVector<DropoutOp> dropouts;
+  std::set<int64_t> usedSeeds;
+  for (auto dropout : body.getOps<DropoutOp>()) {
+    if (!dropout.getTraining())
+      continue;
+    if (dropout.getRng())
+      return dropout.emitError("gpipe-build-training: dropout already has a random stream");
+    if (auto seed = dropout.getSeed())
+      usedSeeds.insert(static_cast<int64_t>(*seed));
+    dropouts.push_back(dropout);
+  }
+  if (dropouts.empty())
+    return success();
+  MLIRContext *ctx = &getContext();
+  auto type = RankedTensorType::get({2}, IntegerType::get(ctx, 64));
+  Value rng = body.addArgument(type, step.getLoc());
+  step.setType(FunctionType::get(ctx, body.getArgumentTypes(),
+                                 step.getFunctionType().getResults()));
+  unsigned index = cast<BlockArgument>(rng).getArgNumber();
+  step.setArgAttr(index, "gpipe.name", StringAttr::get(ctx, "__gpipe.rng"));
+  step.setArgAttr(index, "gpipe.rng", UnitAttr::get(ctx));
+  int64_t next = 0;
+  for (DropoutOp dropout : dropouts) {
+    dropout.getRngMutable().assign(rng);
+    if (dropout.getSeed())
+      continue;
+    while (usedSeeds.count(next))
+      ++next;
+    dropout.setSeedAttr(IntegerAttr::get(IntegerType::get(ctx, 64), next++));
+  }
+  return success();
+}
+
 LogicalResult
 BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
                                           ArrayRef<std::pair<StringRef, Value>> trained) {
   Block &body = step.getBody().front();
-  for (auto dropout : body.getOps<DropoutOp>())
-    if (dropout.getTraining())
-      return dropout.emitError("gpipe-build-training: pipeline-functions does not support "
-                               "training-mode dropout yet (its masks would differ per "
-                               "micro-batch)");
   // A mean over the kept or weighted labels is not the mean of equal
   // micro-batch means: the 1/M scaling of pipelining would be inexact.
   for (Operation &op : body) {
@@ -500,7 +540,7 @@ LogicalResult BuildTrainingPass::run() {
   OpBuilder builder(ret);
   GradientBuilder g(builder, ret.getLoc());
   auto lossValue = buildLoss(g, step, ret.getOperand(0));
-  if (failed(lossValue) || g.failed())
+  if (failed(lossValue) || g.failed() || failed(addDropoutStream(step)))
     return failure();
 
   // The parameters the step may train, by symbol.

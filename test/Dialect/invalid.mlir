@@ -244,6 +244,14 @@ func.func @negative_26(%x: tensor<2x4xf32>) {
 
 // -----
 
+func.func @dropout_stream(%x: tensor<2x4xf32>, %r: tensor<3xi64>) {
+  // expected-error @+1 {{'gpipe.dropout' op rng must be tensor<2xi64> (stream, part), got 'tensor<3xi64>'}}
+  %0:2 = gpipe.dropout %x, %r {ratio = 0.5 : f32, training = true} : (tensor<2x4xf32>, tensor<3xi64>) -> (tensor<2x4xf32>, tensor<2x4xi1>)
+  return
+}
+
+// -----
+
 func.func @negative_27(%x: tensor<2x4xf32>) {
   // expected-error @+2 {{axes must be sorted, unique and in [0, 2)}}
   // expected-error @+1 {{failed to infer returned types}}

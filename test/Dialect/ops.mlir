@@ -138,7 +138,7 @@ func.func @conv_pool(%x: tensor<2x4x9x9xf32>, %w: tensor<8x4x3x3xf32>, %dw: tens
 }
 
 // CHECK-LABEL: func.func @normalization
-func.func @normalization(%x: tensor<2x4x3x3xf32>, %c: tensor<4xf32>, %s: tensor<3x16xf32>, %g: tensor<16xf32>) -> tensor<2x4x3x3xf32> {
+func.func @normalization(%x: tensor<2x4x3x3xf32>, %c: tensor<4xf32>, %s: tensor<3x16xf32>, %g: tensor<16xf32>, %rng: tensor<2xi64>) -> tensor<2x4x3x3xf32> {
   // CHECK: gpipe.batch_norm %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32}
   %0 = gpipe.batch_norm %x, %c, %c, %c, %c {epsilon = 1.0e-05 : f32} : (tensor<2x4x3x3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4x3x3xf32>
   // CHECK: %{{.*}}, %{{.*}}, %{{.*}} = gpipe.batch_norm_train {{.*}} -> (tensor<2x4x3x3xf32>, tensor<4xf32>, tensor<4xf32>)
@@ -153,6 +153,8 @@ func.func @normalization(%x: tensor<2x4x3x3xf32>, %c: tensor<4xf32>, %s: tensor<
   %5 = gpipe.log_softmax %4 {axis = 0 : i64} : (tensor<3x16xf32>) -> tensor<3x16xf32>
   // CHECK: %{{.*}}, %{{.*}} = gpipe.dropout %{{.*}} {ratio = 1.000000e-01 : f32, seed = 7 : i64, training = true} : (tensor<3x16xf32>) -> (tensor<3x16xf32>, tensor<3x16xi1>)
   %6:2 = gpipe.dropout %5 {ratio = 0.1 : f32, training = true, seed = 7 : i64} : (tensor<3x16xf32>) -> (tensor<3x16xf32>, tensor<3x16xi1>)
+  // CHECK: gpipe.dropout %{{.*}}, %{{.*}} {ratio = 2.000000e-01 : f32, seed = 3 : i64, training = true} : (tensor<3x16xf32>, tensor<2xi64>) -> (tensor<3x16xf32>, tensor<3x16xi1>)
+  %7:2 = gpipe.dropout %6#0, %rng {ratio = 0.2 : f32, training = true, seed = 3 : i64} : (tensor<3x16xf32>, tensor<2xi64>) -> (tensor<3x16xf32>, tensor<3x16xi1>)
   return %0 : tensor<2x4x3x3xf32>
 }
 

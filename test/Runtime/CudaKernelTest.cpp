@@ -781,14 +781,14 @@ TEST_F(CudaKernels, DropoutInferencePassesThrough) {
   Tensor<float> out(GP_F32, {1023});
   Tensor<uint8_t> mask(GP_BOOL, {1023});
   compareKernel("dropout, not training", kExact, {&x}, {&out, &mask},
-                KERNEL_PAIR(dropout, t[0], 0.5f, false, 7, t[1], t[2]));
+                KERNEL_PAIR(dropout, t[0], 0.5f, false, 7, nullptr, t[1], t[2]));
 }
 
 TEST_F(CudaKernels, DropoutTrainingKeepsHalfScaledByTwo) {
   const int64_t n = 100000;
   auto x = randomF32({n}, 1, 0.5f, 1.5f); // Nonzero: dropped elements show.
   DeviceTensor dx(ctx, x), out(ctx, GP_F32, {n}), mask(ctx, GP_BOOL, {n});
-  ASSERT_CUDA_OK(gp_cuda_dropout(ctx, &dx, 0.5f, true, 42, &out, &mask));
+  ASSERT_CUDA_OK(gp_cuda_dropout(ctx, &dx, 0.5f, true, 42, nullptr, &out, &mask));
   std::vector<float> o = out.download<float>();
   std::vector<uint8_t> m = mask.download<uint8_t>();
   ASSERT_EQ(o.size(), size_t(n));
@@ -805,10 +805,25 @@ TEST_F(CudaKernels, DropoutTrainingKeepsHalfScaledByTwo) {
   // The mask depends on the seed and the index only: the same seed (with or
   // without a mask to write) drops the same elements, another seed others.
   DeviceTensor again(ctx, GP_F32, {n}), mask2(ctx, GP_BOOL, {n});
-  ASSERT_CUDA_OK(gp_cuda_dropout(ctx, &dx, 0.5f, true, 42, &again, nullptr));
+  ASSERT_CUDA_OK(gp_cuda_dropout(ctx, &dx, 0.5f, true, 42, nullptr, &again, nullptr));
   expectClose(again.download<float>(), o, kExact, "dropout without a mask, same seed");
-  ASSERT_CUDA_OK(gp_cuda_dropout(ctx, &dx, 0.5f, true, 43, &again, &mask2));
+  ASSERT_CUDA_OK(gp_cuda_dropout(ctx, &dx, 0.5f, true, 43, nullptr, &again, &mask2));
   EXPECT_TRUE(mask2.download<uint8_t>() != m) << "seeds 42 and 43 gave the same mask";
+}
+
+// The CPU and the GPU draw the same masks, with and without a stream
+// operand (read from device memory by the kernel).
+TEST_F(CudaKernels, DropoutMasksEqualTheCpus) {
+  auto x = randomF32({37, 129}, 3, 0.5f, 1.5f);
+  Tensor<float> out(GP_F32, {37, 129});
+  Tensor<uint8_t> mask(GP_BOOL, {37, 129});
+  compareKernel("dropout, seed 11", kExact, {&x}, {&out, &mask},
+                KERNEL_PAIR(dropout, t[0], 0.3f, true, 11, nullptr, t[1], t[2]));
+  Tensor<int64_t> rng(GP_I64, {2});
+  rng[0] = 17;
+  rng[1] = 3;
+  compareKernel("dropout, stream 17 part 3", kExact, {&x, &rng}, {&out, &mask},
+                KERNEL_PAIR(dropout, t[0], 0.3f, true, 11, t[1], t[2], t[3]));
 }
 
 //===----------------------------------------------------------------------===//

@@ -93,7 +93,7 @@ TEST(Dropout, KeepsAboutOneMinusRatioAndScales) {
   auto x = randomF32({10000}, 15, 1.0f, 2.0f);
   Tensor<float> out(GP_F32, {10000});
   Tensor<uint8_t> mask(GP_BOOL, {10000});
-  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, true, 42, &out, &mask));
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, true, 42, nullptr, &out, &mask));
   int64_t kept = 0;
   for (int64_t i = 0; i < 10000; ++i) {
     if (mask[i]) {
@@ -104,11 +104,51 @@ TEST(Dropout, KeepsAboutOneMinusRatioAndScales) {
     }
   }
   EXPECT_NEAR(kept / 10000.0, 0.75, 0.02);
-  // The seed fixes the stream.
+  // The seed fixes the stream; another seed drops other elements.
   Tensor<float> again(GP_F32, {10000});
-  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, true, 42, &again, nullptr));
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, true, 42, nullptr, &again, nullptr));
   EXPECT_EQ(out.data, again.data);
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, true, 43, nullptr, &again, nullptr));
+  EXPECT_NE(out.data, again.data);
   // Outside training it is the identity.
-  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, false, 42, &out, &mask));
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.25f, false, 42, nullptr, &out, &mask));
   EXPECT_EQ(out.data, x.data);
+}
+
+// The stream operand: stream 0 part 0 is the stream without one; each
+// stream (training step) draws another mask; and a tensor split into equal
+// outermost parts draws, part by part, exactly the whole tensor's mask, so
+// micro-batches reproduce the mini-batch's dropout.
+TEST(Dropout, StreamsAndPartsSplitTheWholeMask) {
+  const int64_t rows = 12, cols = 37, parts = 4;
+  auto x = randomF32({rows, cols}, 16, 0.5f, 1.5f);
+  Tensor<int64_t> rng(GP_I64, {2});
+  rng[0] = 0;
+  rng[1] = 0;
+  Tensor<float> whole(GP_F32, {rows, cols}), plain(GP_F32, {rows, cols});
+  Tensor<uint8_t> wholeMask(GP_BOOL, {rows, cols});
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.3f, true, 9, &rng, &whole, &wholeMask));
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.3f, true, 9, nullptr, &plain, nullptr));
+  EXPECT_EQ(whole.data, plain.data);
+
+  rng[0] = 5; // Step 5.
+  ASSERT_GP_OK(gp_cpu_dropout(&x, 0.3f, true, 9, &rng, &whole, &wholeMask));
+  EXPECT_NE(whole.data, plain.data) << "streams 0 and 5 drew the same mask";
+  int64_t per = rows / parts * cols;
+  for (int64_t p = 0; p < parts; ++p) {
+    Tensor<float> slice(GP_F32, {rows / parts, cols}), out(GP_F32, {rows / parts, cols});
+    Tensor<uint8_t> mask(GP_BOOL, {rows / parts, cols});
+    for (int64_t i = 0; i < per; ++i)
+      slice[i] = x[p * per + i];
+    rng[1] = p;
+    ASSERT_GP_OK(gp_cpu_dropout(&slice, 0.3f, true, 9, &rng, &out, &mask));
+    for (int64_t i = 0; i < per; ++i) {
+      ASSERT_EQ(mask[i], wholeMask[p * per + i]) << "part " << p << ", element " << i;
+      ASSERT_EQ(out[i], whole[p * per + i]) << "part " << p << ", element " << i;
+    }
+  }
+  // A stream operand that is not i64[2] is an error.
+  Tensor<int64_t> bad(GP_I64, {3});
+  EXPECT_EQ(gp_cpu_dropout(&x, 0.3f, true, 9, &bad, &whole, nullptr), GP_ERROR);
+  EXPECT_NE(std::string(gp_last_error()).find("i64[2]"), std::string::npos) << gp_last_error();
 }

@@ -123,7 +123,7 @@ gpipe.pipeline @f_loss attributes {micro_batches = 1 : i64, recompute = "full", 
 // CHECK:      if (gp_cpu_max_pool2d(&[[Y]], {{a[0-9]+, a[0-9]+, a[0-9]+, a[0-9]+}}, &[[PL:v[0-9]+]]) != GP_OK)
 // CHECK:      gp_tensor [[DY:v[0-9]+]] = {GP_F32, 4, {2, 4, 4, 4}, arena + {{[0-9]+}}};
 // CHECK-NEXT: gp_tensor [[MASK:v[0-9]+]] = {GP_BOOL, 4, {2, 4, 4, 4}, arena + {{[0-9]+}}};
-// CHECK-NEXT: if (gp_cpu_dropout(&[[PL]], 0.5f, true, UINT64_C(7), &[[DY]], &[[MASK]]) != GP_OK)
+// CHECK-NEXT: if (gp_cpu_dropout(&[[PL]], 0.5f, true, UINT64_C(7), nullptr, &[[DY]], &[[MASK]]) != GP_OK)
 // A split is one slice per piece.
 // CHECK:      static const int64_t [[STEPS:a[0-9]+]][] = {1, 1, 1, 1};
 // CHECK-NEXT: gp_tensor [[A:v[0-9]+]] = {GP_F32, 4, {2, 1, 4, 4}, arena + {{[0-9]+}}};

@@ -192,8 +192,8 @@ func.func @main(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> (tensor<2x3xf32> {gpi
 
 // The model's inputs: the labels are marked.
 // CHECK-LABEL: const gp::InputSpec kInputs[] = {
-// CHECK-NEXT:     {"x", GP_F32, 2, {2, 4}, false},
-// CHECK-NEXT:     {"labels", GP_I64, 1, {2}, true},
+// CHECK-NEXT:     {"x", GP_F32, 2, {2, 4}, false, false},
+// CHECK-NEXT:     {"labels", GP_I64, 1, {2}, true, false},
 
 // Each stage's actions; under except-last the last micro-batch is not
 // recomputed.

@@ -35,11 +35,15 @@ std::string typeString(Type t) {
   return s;
 }
 
-/// A whole data set: one array per function argument, rows on dimension 0.
+/// A whole data set: one array per function argument, rows on dimension 0
+/// (but the dropout stream's argument, which takes no data).
 struct DataSet {
   std::vector<HostTensor> arrays;
   std::vector<RankedTensorType> batchTypes;
   int64_t rows = 0;
+  /// The argument (`gpipe.rng`) the executor fills with [step, micro-batch]
+  /// for training-mode dropout; -1: none.
+  int rngArgument = -1;
 };
 
 /// Binds every argument of `func` to an array of `files` (by `gpipe.name`)
@@ -49,6 +53,10 @@ std::optional<std::string> loadDataSet(func::FuncOp func,
                                        DataSet &data) {
   FunctionType type = func.getFunctionType();
   for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    if (func.getArgAttr(i, "gpipe.rng")) {
+      data.rngArgument = static_cast<int>(i);
+      continue;
+    }
     auto name = func.getArgAttrOfType<StringAttr>(i, "gpipe.name");
     auto argType = cast<RankedTensorType>(type.getInput(i));
     std::string argName = name ? name.str() : "arg" + std::to_string(i);
@@ -91,6 +99,21 @@ std::vector<HostTensor> gatherBatch(const DataSet &data, const std::vector<int64
                   static_cast<const char *>(array.view()->data) + pos * rowBytes, rowBytes);
     }
     batch.push_back(std::move(t));
+  }
+  return batch;
+}
+
+/// gatherBatch with the dropout stream's argument, when the function has
+/// one: [step, part] (the step number and the micro-batch).
+std::vector<HostTensor> trainingBatch(const DataSet &data, const std::vector<int64_t> &order,
+                                      int64_t first, int64_t step, int64_t part) {
+  std::vector<HostTensor> batch = gatherBatch(data, order, first);
+  if (data.rngArgument >= 0) {
+    HostTensor rng = *HostTensor::allocate(
+        RankedTensorType::get({2}, IntegerType::get(data.batchTypes.front().getContext(), 64)));
+    static_cast<int64_t *>(rng.data())[0] = step;
+    static_cast<int64_t *>(rng.data())[1] = part;
+    batch.insert(batch.begin() + data.rngArgument, std::move(rng));
   }
   return batch;
 }
@@ -366,7 +389,7 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
     if (options.stages > 0) {
       std::vector<std::vector<HostTensor>> microInputs;
       for (int64_t mb = 0; mb < microBatches; ++mb)
-        microInputs.push_back(gatherBatch(data, order, cursor + mb * micro));
+        microInputs.push_back(trainingBatch(data, order, cursor + mb * micro, s, mb));
       cursor += batch;
       std::string error;
       FailureOr<HostTensor> loss = pipelinedStep(module, pipelined, microInputs, params, error);
@@ -374,7 +397,7 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
         return error.empty() ? 1 : fail(error);
       lastLoss = *loss;
     } else {
-      auto results = interpret(step, gatherBatch(data, order, cursor), params);
+      auto results = interpret(step, trainingBatch(data, order, cursor, s, 0), params);
       cursor += batch;
       if (failed(results))
         return 1;

@@ -87,26 +87,39 @@ class GPipe_SoftmaxLikeOp<string mnemonic, string formula>
 def GPipe_SoftmaxOp : GPipe_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
 def GPipe_LogSoftmaxOp : GPipe_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
 
-// Not Pure: in training mode each execution draws a new mask.
+// Not Pure: in training mode without `rng` each execution may draw a new
+// mask.
 def GPipe_DropoutOp : GPipe_Op<"dropout", [InferTypeOpAdaptor, GPipe_Differentiable]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let summary = "dropout (identity unless training)";
   let description = [{
     With `training`, zeroes each element with probability `ratio` and scales the
     rest by `1 / (1 - ratio)`; the `mask` result says which elements were kept.
-    Without `training` it is the identity and the mask is all true. `seed`
-    fixes the random stream.
+    Without `training` it is the identity and the mask is all true.
+
+    The decisions come from a counter-based generator: element `i` is kept
+    when a uniform draw that depends only on (`seed`, stream, counter) is at
+    least `ratio`. Without the `rng` operand the stream is 0 and the counter
+    `i`; without `seed` each execution draws a fresh seed. With `rng`, an
+    `i64` tensor `[stream, part]`, the counter is `part * numel + i`: the
+    training step passes its step number as the stream, and under pipelining
+    micro-batch `m` passes part `m`, so its mask is exactly its rows of the
+    whole mini-batch's mask (when the batch is the outermost dimension), and
+    a backward that recomputes the forward draws the forward's mask.
 
     Example:
 
     ```mlir
     %y, %mask = gpipe.dropout %x {ratio = 0.1 : f32, training = true, seed = 42 : i64}
         : (tensor<4x16xf32>) -> (tensor<4x16xf32>, tensor<4x16xi1>)
+    %y2, %mask2 = gpipe.dropout %x, %rng {ratio = 0.1 : f32, training = true, seed = 7 : i64}
+        : (tensor<4x16xf32>, tensor<2xi64>) -> (tensor<4x16xf32>, tensor<4x16xi1>)
     ```
   }];
-  let arguments = (ins GPipe_FloatTensor:$input, F32Attr:$ratio, BoolAttr:$training,
-                   OptionalAttr<I64Attr>:$seed);
+  let arguments = (ins GPipe_FloatTensor:$input, Optional<RankedTensorOf<[I64]>>:$rng,
+                   F32Attr:$ratio, BoolAttr:$training, OptionalAttr<I64Attr>:$seed);
   let results = (outs GPipe_FloatTensor:$output, GPipe_BoolTensor:$mask);
+  let hasVerifier = 1;
 }
 
 #endif // GPIPE_DIALECT_NORMALIZATIONOPS_TD

@@ -1,10 +1,10 @@
 //===- normalization.cpp - batch/layer norm, softmax, dropout -------------===//
 
 #include "../internal.h"
+#include "../random.h"
 
 #include <cmath>
 #include <limits>
-#include <random>
 
 using namespace gp;
 
@@ -158,12 +158,27 @@ extern "C" gp_status gp_cpu_softmax(const gp_tensor *x, int64_t axis, bool log,
 }
 
 extern "C" gp_status gp_cpu_dropout(const gp_tensor *x, float ratio, bool training,
-                                    uint64_t seed, gp_tensor *out, gp_tensor *mask) {
+                                    uint64_t seed, const gp_tensor *rng, gp_tensor *out,
+                                    gp_tensor *mask) {
   if (!x || !out)
     return fail("dropout: missing operand");
   if (!(ratio >= 0.0f && ratio < 1.0f))
     return fail("dropout: ratio must be in [0, 1)");
   int64_t n = gp_numel(x);
+  if (out->dtype != x->dtype || gp_numel(out) != n)
+    return fail("dropout: result " + describe(out) + " does not match " + describe(x));
+  if (mask && (mask->dtype != GP_BOOL || gp_numel(mask) != n))
+    return fail("dropout: mask " + describe(mask) + " must be bool with " + std::to_string(n) +
+                " elements");
+  uint64_t stream = 0, first = 0;
+  if (rng) {
+    if (rng->dtype != GP_I64 || gp_numel(rng) != 2)
+      return fail("dropout: the random stream must be i64[2] (stream, part), got " +
+                  describe(rng));
+    const auto *r = static_cast<const int64_t *>(rng->data);
+    stream = static_cast<uint64_t>(r[0]);
+    first = static_cast<uint64_t>(r[1]) * static_cast<uint64_t>(n);
+  }
   auto *m = mask ? static_cast<uint8_t *>(mask->data) : nullptr;
   return dispatchFloat(x->dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -177,11 +192,11 @@ extern "C" gp_status gp_cpu_dropout(const gp_tensor *x, float ratio, bool traini
       }
       return GP_OK;
     }
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    uint64_t key = streamKey(seed, stream);
+    double threshold = ratio;
     T scale = T(1.0 / (1.0 - ratio));
     for (int64_t i = 0; i < n; ++i) {
-      bool keep = uniform(rng) >= ratio;
+      bool keep = uniformAt(key, first + static_cast<uint64_t>(i)) >= threshold;
       o[i] = keep ? in[i] * scale : T(0);
       if (m)
         m[i] = keep;

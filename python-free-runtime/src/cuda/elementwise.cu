@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "cuda_internal.h"
+#include "../random.h"
 
 #include <cuda_fp16.h>
 
@@ -484,27 +485,18 @@ template <typename Fn> gp_status dispatchCast(gp_dtype dtype, Fn fn) {
 // Dropout
 //===----------------------------------------------------------------------===//
 
-/// The splitmix64 finalizer: a bijection that scrambles every input bit into
-/// every output bit.
-__host__ __device__ __forceinline__ uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/// A uniform double in [0, 1) for element i: splitmix64's i-th output from
-/// the (scrambled) seed, so it depends on seed and i only.
-__device__ __forceinline__ double uniformAt(uint64_t key, int64_t i) {
-  uint64_t z = mix64(key + (uint64_t(i) + 1) * 0x9e3779b97f4a7c15ull);
-  return double(z >> 11) * 0x1.0p-53;
-}
-
+/// The keep decisions of gp_cpu_dropout (random.h): element i of part
+/// rng[1] of stream rng[0] (stream 0, part 0 without rng) is kept when its
+/// uniform is at least the ratio.
 template <typename T>
 __global__ void dropoutKernel(const T *x, T *out, uint8_t *mask, int64_t n,
-                              uint64_t key, double ratio, T scale) {
+                              uint64_t seed, const int64_t *rng, double ratio,
+                              T scale) {
+  uint64_t key = gp::streamKey(seed, rng ? uint64_t(rng[0]) : 0);
+  uint64_t first = rng ? uint64_t(rng[1]) * uint64_t(n) : 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    bool keep = uniformAt(key, i) >= ratio;
+    bool keep = gp::uniformAt(key, first + uint64_t(i)) >= ratio;
     out[i] = keep ? x[i] * scale : T(0);
     if (mask)
       mask[i] = keep;
@@ -513,12 +505,14 @@ __global__ void dropoutKernel(const T *x, T *out, uint8_t *mask, int64_t n,
 
 template <typename T>
 gp_status launchDropout(gp_cuda_ctx *ctx, const gp_tensor *x, float ratio,
-                        uint64_t seed, gp_tensor *out, uint8_t *mask) {
+                        uint64_t seed, const gp_tensor *rng, gp_tensor *out,
+                        uint8_t *mask) {
   int64_t n = gp_numel(x);
   T scale = T(1.0 / (1.0 - ratio));
   dropoutKernel<T><<<blocksFor(n), kThreads, 0, ctx->stream>>>(
       static_cast<const T *>(x->data), static_cast<T *>(out->data), mask, n,
-      mix64(seed), double(ratio), scale);
+      seed, rng ? static_cast<const int64_t *>(rng->data) : nullptr,
+      double(ratio), scale);
   return gp_cuda_check_launch("gp_cuda_dropout");
 }
 
@@ -641,7 +635,8 @@ extern "C" gp_status gp_cuda_cast(gp_cuda_ctx *ctx, const gp_tensor *x,
 
 extern "C" gp_status gp_cuda_dropout(gp_cuda_ctx *ctx, const gp_tensor *x,
                                      float ratio, bool training, uint64_t seed,
-                                     gp_tensor *out, gp_tensor *mask) {
+                                     const gp_tensor *rng, gp_tensor *out,
+                                     gp_tensor *mask) {
   if (!ctx || !x || !out)
     return fail("dropout: missing operand");
   if (!(ratio >= 0.0f && ratio < 1.0f))
@@ -655,6 +650,9 @@ extern "C" gp_status gp_cuda_dropout(gp_cuda_ctx *ctx, const gp_tensor *x,
   if (mask && (mask->dtype != GP_BOOL || gp_numel(mask) != n))
     return fail("dropout: mask " + describe(mask) + " must be bool with " +
                 std::to_string(n) + " elements");
+  if (rng && (rng->dtype != GP_I64 || gp_numel(rng) != 2 || !rng->data))
+    return fail("dropout: the random stream must be i64[2] (stream, part), got " +
+                describe(rng));
   if (n == 0)
     return GP_OK;
   auto *m = mask ? static_cast<uint8_t *>(mask->data) : nullptr;
@@ -671,6 +669,6 @@ extern "C" gp_status gp_cuda_dropout(gp_cuda_ctx *ctx, const gp_tensor *x,
     return GP_OK;
   }
   if (x->dtype == GP_F32)
-    return launchDropout<float>(ctx, x, ratio, seed, out, m);
-  return launchDropout<double>(ctx, x, ratio, seed, out, m);
+    return launchDropout<float>(ctx, x, ratio, seed, rng, out, m);
+  return launchDropout<double>(ctx, x, ratio, seed, rng, out, m);
 }

@@ -2,6 +2,7 @@
 
 #include "onnx_weights.h"
 
+#include <onnx/defs/parser.h>
 #include <onnx/onnx_pb.h>
 
 #include <cstdio>
@@ -57,7 +58,26 @@ template <typename Field> void copyField(const Field &field, gp_dtype dtype, voi
 bool OnnxWeights::load(const std::string &path, std::string &error) {
   auto m = std::make_unique<Model>();
   std::ifstream in(path, std::ios::binary);
-  if (!in || !m->proto.ParseFromIstream(&in)) {
+  bool text = path.size() > 8 && path.compare(path.size() - 8, 8, ".onnxtxt") == 0;
+  if (in && text) {
+    // The ONNX text format (what gpipe-run and gpipe-compile also read).
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string contents = buffer.str();
+    try {
+      auto status = onnx::OnnxParser::Parse(m->proto, contents.c_str());
+      if (!status.IsOK()) {
+        error = "cannot parse the ONNX text model '" + path + "': " + status.ErrorMessage();
+        for (char &c : error)
+          if (c == '\n')
+            c = ' ';
+        return false;
+      }
+    } catch (const std::exception &e) {
+      error = "cannot parse the ONNX text model '" + path + "': " + e.what();
+      return false;
+    }
+  } else if (!in || !m->proto.ParseFromIstream(&in)) {
     error = "cannot read the ONNX model '" + path + "'";
     return false;
   }

@@ -330,7 +330,7 @@ bool loadData(const Program &program, const std::map<std::string, std::string> &
               const std::string &labels, Data &data, std::string &error) {
   int plainInputs = 0;
   for (int i = 0; i < program.numInputs; ++i)
-    plainInputs += !program.inputs[i].isLabels;
+    plainInputs += !program.inputs[i].isLabels && !program.inputs[i].isRandom;
   for (auto &[name, file] : files)
     if (name.empty() ? plainInputs != 1 : false) {
       error = "the model has " + std::to_string(plainInputs) +
@@ -339,6 +339,10 @@ bool loadData(const Program &program, const std::map<std::string, std::string> &
     }
   for (int i = 0; i < program.numInputs; ++i) {
     const InputSpec &in = program.inputs[i];
+    if (in.isRandom) {
+      data.arrays.emplace_back(); // Made per micro-batch: no data.
+      continue;
+    }
     std::string file;
     if (in.isLabels) {
       file = labels;
@@ -382,13 +386,22 @@ bool loadData(const Program &program, const std::map<std::string, std::string> &
   return true;
 }
 
-/// Rows `order[first..first+count)` of every array, as one micro-batch.
+/// Rows `order[first..first+count)` of every array, as micro-batch `part`
+/// of step `step` (the dropout stream's input, if any, is [step, part]).
 std::vector<Tensor> gather(const Program &program, const Data &data,
-                           const std::vector<int64_t> &order, int64_t first) {
+                           const std::vector<int64_t> &order, int64_t first,
+                           long long step = 0, int part = 0) {
   std::vector<Tensor> out;
   for (int i = 0; i < program.numInputs; ++i) {
     const InputSpec &in = program.inputs[i];
     Tensor t = Tensor::allocate(in.dtype, in.rank, in.dims);
+    if (in.isRandom) {
+      auto *stream = static_cast<int64_t *>(t.view()->data);
+      stream[0] = step;
+      stream[1] = part;
+      out.push_back(std::move(t));
+      continue;
+    }
     size_t rowBytes = t.bytes() / in.dims[0];
     for (int64_t r = 0; r < in.dims[0]; ++r)
       std::memcpy(static_cast<char *>(t.view()->data) + r * rowBytes,
@@ -525,7 +538,7 @@ bool evaluate(const Program &program, const Data &data, FunctionContext &ctx,
       order[r] = first + r < data.rows ? first + r : 0;
     std::vector<Tensor> batch = gather(program, data, order, 0), args, results;
     for (int i = 0; i < program.numInputs; ++i)
-      if (!program.inputs[i].isLabels)
+      if (!program.inputs[i].isLabels && !program.inputs[i].isRandom)
         args.push_back(batch[i]);
     if (!callFunction(eval, ctx, args, results, error, accelerator))
       return false;
@@ -997,7 +1010,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     }
     std::vector<std::vector<Tensor>> inputs, seeds(program.microBatches);
     for (int mb = 0; mb < program.microBatches; ++mb)
-      inputs.push_back(gather(program, data, order, cursor + mb * micro));
+      inputs.push_back(gather(program, data, order, cursor + mb * micro, step, mb));
     cursor += batch;
     for (int mb = 0; mb < program.microBatches; ++mb)
       for (int32_t r = 0; r < lossFn.numResults; ++r) {

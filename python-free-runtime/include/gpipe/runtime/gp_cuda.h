@@ -151,11 +151,11 @@ gp_status gp_cuda_layer_norm(gp_cuda_ctx *ctx, const gp_tensor *x,
                              int64_t axis, float epsilon, gp_tensor *out);
 gp_status gp_cuda_softmax(gp_cuda_ctx *ctx, const gp_tensor *x, int64_t axis,
                           bool log, gp_tensor *out);
-/* A counter-based generator (the mask of element i depends on seed and i
- * only); the masks differ from the CPU kernel's. */
+/* gp_cpu_dropout's masks, from the same counter-based generator; rng (may be
+ * NULL) is an i64[2] device tensor [stream, part] the kernel reads. */
 gp_status gp_cuda_dropout(gp_cuda_ctx *ctx, const gp_tensor *x, float ratio,
-                          bool training, uint64_t seed, gp_tensor *out,
-                          gp_tensor *mask);
+                          bool training, uint64_t seed, const gp_tensor *rng,
+                          gp_tensor *out, gp_tensor *mask);
 
 /*--- Reductions ------------------------------------------------------------*/
 gp_status gp_cuda_reduce(gp_cuda_ctx *ctx, gp_reduce_op op, const gp_tensor *x,

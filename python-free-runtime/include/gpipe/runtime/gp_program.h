@@ -235,13 +235,17 @@ struct StageSpec {
   int32_t forward, backward, forwardKeep, backwardKeep;
 };
 
-/// A model input the trainer feeds from data (one row per example).
+/// A model input the trainer feeds from data (one row per example), or the
+/// random stream of training-mode dropout.
 struct InputSpec {
   const char *name;
   gp_dtype dtype;
   int32_t rank;
   int64_t dims[GP_MAX_RANK]; ///< at the micro-batch size
   bool isLabels;
+  /// The dropout stream (`gpipe.rng`, i64[2]): no data; the trainer passes
+  /// [step, micro-batch].
+  bool isRandom = false;
 };
 
 struct Program {

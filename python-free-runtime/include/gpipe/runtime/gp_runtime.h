@@ -130,9 +130,16 @@ gp_status gp_cpu_layer_norm(const gp_tensor *x, const gp_tensor *scale,
                             gp_tensor *out);
 gp_status gp_cpu_softmax(const gp_tensor *x, int64_t axis, bool log,
                          gp_tensor *out);
-/* mask is GP_BOOL; with training false, out = x and mask is all true. */
+/* mask (may be NULL) is GP_BOOL; with training false, out = x and mask is all
+ * true. With training, element i is kept (and scaled by 1 / (1 - ratio)) when
+ * a counter-based uniform of (seed, stream, counter) is at least ratio: rng
+ * NULL: stream 0 and counter i; rng an i64 tensor [stream, part]: counter
+ * part * numel(x) + i, so part p of a tensor split into equal outermost
+ * pieces draws exactly its slice of the whole tensor's mask. The CUDA
+ * kernel draws the same masks. */
 gp_status gp_cpu_dropout(const gp_tensor *x, float ratio, bool training,
-                         uint64_t seed, gp_tensor *out, gp_tensor *mask);
+                         uint64_t seed, const gp_tensor *rng, gp_tensor *out,
+                         gp_tensor *mask);
 
 /*--- Reductions ------------------------------------------------------------*/
 typedef enum gp_reduce_op { GP_REDUCE_SUM, GP_REDUCE_MEAN, GP_REDUCE_MAX, GP_REDUCE_MIN } gp_reduce_op;
