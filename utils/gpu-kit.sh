@@ -60,7 +60,17 @@ matrix() {
       done
     done
   done
+  # Training-mode dropout: the GPU draws the CPU's masks.
+  echo "dropout_mlp 2 1f1b full"
+  echo "dropout_mlp 4 gpipe none"
 }
+# The model file and the directory of its data (the dropout MLP trains on
+# the MLP's).
+model_file() {
+  if [ "$1" = dropout_mlp ]; then echo "$root/test/Execution/Inputs/dropout_mlp.onnxtxt"
+  else echo "$root/test/models/$1/model.onnx"; fi
+}
+model_data() { [ "$1" = dropout_mlp ] && echo "$root/test/models/mlp" || echo "$root/test/models/$1"; }
 model_flags() {
   case $1 in
     transformer_lm) echo "--batch-size 2 --dim seq=8 --class-axis -1 --optimizer momentum --lr 0.1" ;;
@@ -92,7 +102,7 @@ pack() {
   if [ "$target" = cuda ]; then
     cp "$bin/gpipe-cuda-info" "$bin/gpipe-cuda-tests" "$stage/bin/"
   fi
-  local models="$root/test/models" devices="$root/devices/h100-sxm.json"
+  local devices="$root/devices/h100-sxm.json"
   local model k schedule policy exe
   while read -r model k schedule policy; do
     exe="$model-k$k-$schedule"
@@ -100,12 +110,12 @@ pack() {
     local pipe=(--stages "$k" --micro-batches 2 --schedule "$schedule" --recompute "$policy"
                 --devices "$devices")
     # shellcheck disable=SC2046
-    "$bin/gpipe-compile" "$models/$model/model.onnx" -o "$stage/matrix/$exe" --target "$target" \
+    "$bin/gpipe-compile" "$(model_file "$model")" -o "$stage/matrix/$exe" --target "$target" \
       $(model_flags "$model") "${pipe[@]}" || exit 1
     # shellcheck disable=SC2046
-    "$bin/gpipe-run" "$models/$model/model.onnx" $(model_flags "$model") "${pipe[@]}" \
-      --input "$(model_input "$model")=$models/$model/input_$(model_input "$model").npy" \
-      --labels "$models/$model/train_sgd/labels.npy" --train-steps $steps \
+    "$bin/gpipe-run" "$(model_file "$model")" $(model_flags "$model") "${pipe[@]}" \
+      --input "$(model_input "$model")=$(model_data "$model")/input_$(model_input "$model").npy" \
+      --labels "$(model_data "$model")/train_sgd/labels.npy" --train-steps $steps \
       --output-dir "$stage/matrix/$exe.ref" > /dev/null || exit 1
   done < <(matrix)
   for precision in tf32 bf16; do
@@ -256,12 +266,12 @@ run() {
   fi
 
   t0=$SECONDS
-  local models="$root/test/models" model k schedule policy exe input msg
+  local model k schedule policy exe input msg
   while read -r model k schedule policy; do
     exe="$model-k$k-$schedule"
-    input="$models/$model/input_$(model_input "$model").npy"
-    if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
-                 --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
+    input="$(model_data "$model")/input_$(model_input "$model").npy"
+    if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$(model_file "$model")" --data "$input" \
+                 --labels "$(model_data "$model")/train_sgd/labels.npy" --steps $steps --no-progress \
                  --save-params "$work/matrix/$exe.out" 2>&1); then
       fail "$exe $policy: the trainer failed"; echo "$msg" | tail -5; continue
     fi
@@ -278,9 +288,9 @@ run() {
   # cuDNN backward algorithms): a second run of two trainers equals the first.
   for exe in transformer_lm-k2-1f1b resnet_cnn-k2-gpipe; do
     model=${exe%%-*}
-    input="$models/$model/input_$(model_input "$model").npy"
-    if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$models/$model/model.onnx" --data "$input" \
-                 --labels "$models/$model/train_sgd/labels.npy" --steps $steps --no-progress \
+    input="$(model_data "$model")/input_$(model_input "$model").npy"
+    if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$(model_file "$model")" --data "$input" \
+                 --labels "$(model_data "$model")/train_sgd/labels.npy" --steps $steps --no-progress \
                  --save-params "$work/matrix/$exe.again" 2>&1); then
       fail "$exe again: the trainer failed"; echo "$msg" | tail -5; continue
     fi
@@ -363,15 +373,15 @@ sanitizers() {
       fail "$name ($2, exit $status)"; grep -m 5 -E "=+ (Invalid|Race|Error|ERROR)" "$log"
     fi
   }
-  local models="$root/test/models" exe model input
+  local exe model input
   sanitize kernels memcheck 300 "$work/bin/gpipe-cuda-tests"
   sanitize shared-memory racecheck 240 "$work/bin/gpipe-cuda-tests" \
     --gtest_filter='*Reduce*:*Norm*:*Softmax*:*Loss*:*Nll*:*Transpose*:*Arg*:*GlobalPool*'
   for exe in transformer_lm-k2-1f1b resnet_cnn-k2-gpipe; do
     model=${exe%%-*}
-    input="$models/$model/input_$(model_input "$model").npy"
-    sanitize "$exe" memcheck 180 "$work/matrix/$exe" --model "$models/$model/model.onnx" \
-      --data "$input" --labels "$models/$model/train_sgd/labels.npy" --steps 1 --no-progress
+    input="$(model_data "$model")/input_$(model_input "$model").npy"
+    sanitize "$exe" memcheck 180 "$work/matrix/$exe" --model "$(model_file "$model")" \
+      --data "$input" --labels "$(model_data "$model")/train_sgd/labels.npy" --steps 1 --no-progress
   done
 }
 

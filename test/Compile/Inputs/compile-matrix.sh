@@ -1,6 +1,8 @@
 #!/bin/bash
 # The compiled trainer (gpipe-compile) against gpipe-run: for the MLP, the
-# BatchNorm CNN and the transformer LM, K in {1, 2, 4} stages and both
+# BatchNorm CNN, the transformer LM and the MLP with training-mode dropout
+# (test/Execution/Inputs/dropout_mlp.onnxtxt, on the MLP's data: the CPU and
+# the GPU draw the same masks), K in {1, 2, 4} stages and both
 # schedules (M = 2, the recompute policies in turn), three steps leave every
 # parameter and running statistic within 1e-6 of gpipe-run's pipelined
 # training on the CPU; with TARGET cuda (on a GPU: the stages share it when
@@ -13,18 +15,24 @@ steps=3 tolerance=1e-6
 if [ "$target" = cuda ]; then steps=5 tolerance=1e-4; fi
 policies=(full none except-last auto)
 rm -rf "$out" && mkdir -p "$out"
-for model in mlp resnet_cnn transformer_lm; do
+for model in mlp resnet_cnn transformer_lm dropout_mlp; do
+  file="$models/$model/model.onnx" labels="$models/$model/train_sgd/labels.npy"
   case $model in
     transformer_lm)
       shape=(--batch-size 2 --dim seq=8)
       train=(--class-axis -1 --optimizer momentum --lr 0.1)
       data=(tokens "$models/$model/input_tokens.npy") ;;
+    dropout_mlp)
+      file="$(dirname "$0")/../../Execution/Inputs/dropout_mlp.onnxtxt"
+      labels="$models/mlp/train_sgd/labels.npy"
+      shape=(--batch-size 4)
+      train=(--optimizer adamw --lr 0.01 --weight-decay 0.01)
+      data=(input "$models/mlp/input_input.npy") ;;
     *)
       shape=(--batch-size 4)
       train=(--optimizer adamw --lr 0.01 --weight-decay 0.01)
       data=(input "$models/$model/input_input.npy") ;;
   esac
-  labels="$models/$model/train_sgd/labels.npy"
   for k in 1 2 4; do
     for schedule in gpipe 1f1b; do
       p=${policies[$((i++ % 4))]}
@@ -32,7 +40,7 @@ for model in mlp resnet_cnn transformer_lm; do
       pipe=(--stages $k --micro-batches 2 --schedule $schedule --recompute $p)
       exe="$out/$model-k$k-$schedule"
       runs=$((runs + 1))
-      if ! msg=$(gpipe-compile "$models/$model/model.onnx" -o "$exe" --target "$target" "${shape[@]}" \
+      if ! msg=$(gpipe-compile "$file" -o "$exe" --target "$target" "${shape[@]}" \
                    "${train[@]}" "${pipe[@]}" --devices "$devices" 2>&1); then
         echo "$name: ERROR (compile)"; echo "$msg"; status=1; continue
       fi
@@ -40,7 +48,7 @@ for model in mlp resnet_cnn transformer_lm; do
                    --save-params "$exe.params" 2>&1); then
         echo "$name: ERROR (train)"; echo "$msg"; status=1; continue
       fi
-      if ! msg=$(gpipe-run "$models/$model/model.onnx" "${shape[@]}" "${train[@]}" "${pipe[@]}" \
+      if ! msg=$(gpipe-run "$file" "${shape[@]}" "${train[@]}" "${pipe[@]}" \
                    --devices "$devices" --input "${data[0]}=${data[1]}" --labels "$labels" \
                    --train-steps $steps --expect-params-dir "$exe.params" --max-rel-error $tolerance 2>&1); then
         echo "$name: ERROR (gpipe-run)"; echo "$msg"; status=1
