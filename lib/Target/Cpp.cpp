@@ -314,7 +314,7 @@ FailureOr<std::string> Emitter::valueSpec(func::FuncOp fn, int index, bool isArg
     returns = llvm::formatv("f{0}_{1}{2}_returns", index, isArg ? "arg" : "result", i).str();
     tablesOs << "const int64_t " << returns << "[] = " << dimsList(positions) << ";\n";
   };
-  if (fn == program.loss || fn == program.eval) {
+  if (fn == program.loss || fn == program.eval || fn == program.lossWeight) {
     // The model's arguments; its results are the model's results.
     if (!isArg) {
       role = "Output";
@@ -470,9 +470,12 @@ LogicalResult Emitter::emitProgram() {
                             cString(pipeline.getSchedule()), cString(pipeline.getRecompute()));
   tablesOs << llvm::formatv("    /*evalFunction=*/{0},\n",
                             program.eval ? program.index.lookup(program.eval.getSymName()) : -1);
-  if (cuda)
-    tablesOs << llvm::formatv("    /*target=*/\"cuda\", /*precision=*/{0},\n",
-                              *cudaPrecision(options.precision));
+  if (cuda || program.lossWeight)
+    tablesOs << llvm::formatv("    /*target=*/\"{0}\", /*precision=*/{1},\n",
+                              cuda ? "cuda" : "cpu", cuda ? *cudaPrecision(options.precision) : 0);
+  if (program.lossWeight)
+    tablesOs << llvm::formatv("    /*lossWeightFunction=*/{0},\n",
+                              program.index.lookup(program.lossWeight.getSymName()));
   tablesOs << "};\n";
   return success();
 }

@@ -41,6 +41,8 @@ struct ProgramFunctions {
   PipelineOp pipeline;
   Schedule schedule;
   func::FuncOp loss, update, eval;
+  /// `@<step>_loss_weight`, when the loss is a weighted mean (else null).
+  func::FuncOp lossWeight;
   SmallVector<func::FuncOp> functions;
   llvm::StringMap<int> index;
 };

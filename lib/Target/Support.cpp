@@ -59,6 +59,14 @@ FailureOr<ProgramFunctions> findProgram(ModuleOp module, const CppEmitOptions &o
   if (failed(update))
     return failure();
   program.update = *update;
+  std::string weightName =
+      (lossName.ends_with("_loss") ? lossName.drop_back(5) : lossName).str() + "_loss_weight";
+  if (module.lookupSymbol<func::FuncOp>(weightName)) {
+    FailureOr<func::FuncOp> weight = add(weightName, program.pipeline);
+    if (failed(weight))
+      return failure();
+    program.lossWeight = *weight;
+  }
   for (const StageFunctions &stage : program.schedule.functions)
     for (const std::string *name :
          {&stage.forward, &stage.backward, &stage.forwardKeep, &stage.backwardKeep})

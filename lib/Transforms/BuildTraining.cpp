@@ -42,6 +42,7 @@ private:
   FailureOr<Value> state(GradientBuilder &g, StringRef param, StringRef suffix, Type type);
   Value optimizerUpdate(GradientBuilder &g, StringRef name, Value p, Value grad, Value stepCount);
   void buildEvalFunction(func::FuncOp forward);
+  LogicalResult buildLossWeightFunction(func::FuncOp lossFn, StringRef name);
   /// Gives the step's training-mode dropouts their random stream.
   LogicalResult addDropoutStream(func::FuncOp step);
   /// Clipping, the step count and every parameter's optimizer update, stored
@@ -299,12 +300,81 @@ LogicalResult BuildTrainingPass::addDropoutStream(func::FuncOp step) {
   return success();
 }
 
+/// `@<step>_loss_weight`: the loss function's arguments to the total label
+/// weight its mean loss divides by (the kept labels' class weights, or their
+/// count): the loss function's labels, ignore index and class weights, none
+/// of its forward.
+LogicalResult BuildTrainingPass::buildLossWeightFunction(func::FuncOp lossFn, StringRef name) {
+  auto fn = cast<func::FuncOp>(lossFn->clone());
+  fn.setSymName(name);
+  module.getBody()->getOperations().insertAfter(Block::iterator(lossFn), fn);
+  Block &body = fn.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  Operation *loss = ret.getOperand(0).getDefiningOp();
+  Value labels, weights;
+  std::optional<int64_t> ignore;
+  Type elt;
+  if (auto ce = dyn_cast_or_null<SoftmaxCrossEntropyOp>(loss)) {
+    labels = ce.getLabels(), weights = ce.getWeights(), ignore = ce.getIgnoreIndex();
+    elt = typeOf(ce.getScores()).getElementType();
+  } else if (auto nll = dyn_cast_or_null<NllLossOp>(loss)) {
+    labels = nll.getLabels(), weights = nll.getWeights(), ignore = nll.getIgnoreIndex();
+    elt = typeOf(nll.getInput()).getElementType();
+  } else {
+    fn.erase();
+    return lossFn.emitError("gpipe-build-training: the loss function does not return its "
+                            "weighted mean loss");
+  }
+  OpBuilder b(ret);
+  GradientBuilder g(b, loss->getLoc());
+  auto labelType = typeOf(labels);
+  // Each label's weight: 0 when ignored, else its class weight (or 1).
+  Value weight = g.splat(labelType.clone(elt), 1.0);
+  Value kept;
+  if (ignore) {
+    Value ignored = g.make<EqualOp>({labels, g.splat(labelType, static_cast<double>(*ignore))});
+    kept = g.same<NotOp>(ignored);
+    weight = g.make<CastOp>(kept, {g.named("to", TypeAttr::get(elt))});
+  }
+  if (weights) {
+    // A gather by an ignored label (often -100) would be out of range.
+    Value index = kept ? g.make<WhereOp>({kept, labels, g.splat(labelType, 0.0)}) : labels;
+    Value classWeight = g.make<GatherOp>({weights, index}, {g.named("axis", b.getI64IntegerAttr(0))});
+    weight = kept ? g.mul(weight, classWeight) : classWeight;
+  }
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < labelType.getRank(); ++d)
+    all.push_back(d);
+  Value total = g.reduceSum(weight, all, /*keepDims=*/false);
+  if (g.failed() || !total) {
+    fn.erase();
+    return failure();
+  }
+  func::ReturnOp::create(b, ret.getLoc(), total);
+  ret.erase();
+  // Nothing of the forward: no stored state, no ops the total does not use
+  // (dropout, which draws random numbers, is not free of effects).
+  for (Operation &op : llvm::make_early_inc_range(body))
+    if (isa<SetParamOp>(op))
+      op.erase();
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (op.use_empty() && !op.hasTrait<OpTrait::IsTerminator>())
+      op.erase();
+  fn.setType(FunctionType::get(&getContext(), body.getArgumentTypes(), {total.getType()}));
+  fn.setResultAttr(0, "gpipe.name", b.getStringAttr("loss_weight"));
+  return success();
+}
+
 LogicalResult
 BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
                                           ArrayRef<std::pair<StringRef, Value>> trained) {
   Block &body = step.getBody().front();
   // A mean over the kept or weighted labels is not the mean of equal
-  // micro-batch means: the 1/M scaling of pipelining would be inexact.
+  // micro-batch means: micro-batch m's loss then counts with its share of
+  // the mini-batch's label weight, which a third function computes from the
+  // labels alone (before the pipeline runs, so 1F1B's early backwards have
+  // it). That is exact when the loss is that mean itself.
+  Operation *weightedLoss = nullptr;
   for (Operation &op : body) {
     auto weightedMean = [&](auto loss) {
       return loss.getReduction() == LossReduction::Mean &&
@@ -315,14 +385,18 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
       inexact = weightedMean(ce);
     else if (auto nll = dyn_cast<NllLossOp>(op))
       inexact = weightedMean(nll);
-    if (inexact)
-      return op.emitError("gpipe-build-training: pipeline-functions needs a plain mean loss; a "
-                          "mean over kept (ignore_index) or weighted labels does not split into "
-                          "micro-batches");
+    if (!inexact)
+      continue;
+    if (weightedLoss || op.getResult(0) != lossValue)
+      return op.emitError("gpipe-build-training: pipeline-functions needs a mean over kept "
+                          "(ignore_index) or weighted labels to be the loss itself; this one "
+                          "does not split into micro-batches");
+    weightedLoss = &op;
   }
   std::string lossName = stepFunction + "_loss";
   std::string updateName = stepFunction + "_update";
-  for (const std::string &name : {lossName, updateName})
+  std::string weightName = stepFunction + "_loss_weight";
+  for (const std::string &name : {lossName, updateName, weightName})
     if (module.lookupSymbol(name))
       return module.emitError("gpipe-build-training: the module already has a symbol @") << name;
 
@@ -418,6 +492,8 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
                                    ValueRange(results).getTypes()));
   lossFn.setAllResultAttrs(resultAttrs);
   eraseDeadOps(lossBody);
+  if (weightedLoss && failed(buildLossWeightFunction(lossFn, weightName)))
+    return failure();
 
   // The update function: one argument per trained parameter's gradient.
   OpBuilder ub(&getContext());

@@ -220,6 +220,10 @@ int save(ModuleOp module, ParamStore &params, StringRef dest) {
 /// trained parameters' names.
 struct Pipelined {
   func::FuncOp lossFn, update;
+  /// The label weight of a micro-batch (gpipe-build-training's
+  /// `@<step>_loss_weight`) when the loss is a mean over kept or weighted
+  /// labels; null for a plain mean.
+  func::FuncOp lossWeight;
   Schedule schedule;
   std::vector<ParamStore> stores;
   /// What the update function stores (the trained parameters, optimizer
@@ -234,11 +238,32 @@ struct Pipelined {
 
 /// One pipelined training step over `micro` (M micro-batches): the loss
 /// function's stages under the schedule, the loss of each micro-batch seeded
-/// with 1/M, then the update function once. Returns the mean loss.
+/// with its share of the mini-batch (1/M, or its share of the label weight),
+/// then the update function once. Returns the mini-batch's loss.
 FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
                                     const std::vector<std::vector<HostTensor>> &micro,
                                     ParamStore &params, std::string &error) {
   int m = p.schedule.microBatches;
+  std::vector<double> share(m, 1.0 / m);
+  if (p.lossWeight) {
+    double total = 0;
+    for (int mb = 0; mb < m; ++mb) {
+      auto weight = interpret(p.lossWeight, micro[mb], params);
+      if (failed(weight))
+        return failure();
+      const gp_tensor &w = *weight->front().view();
+      share[mb] = w.dtype == GP_F32 ? *static_cast<const float *>(w.data)
+                                    : *static_cast<const double *>(w.data);
+      total += share[mb];
+    }
+    if (!(total > 0)) {
+      error = "the mini-batch's labels are all ignored (ignore_index) or weigh 0: its mean "
+              "loss is undefined";
+      return failure();
+    }
+    for (double &s : share)
+      s /= total;
+  }
   std::vector<std::vector<HostTensor>> seeds(m);
   for (int mb = 0; mb < m; ++mb)
     for (auto [i, t] : llvm::enumerate(p.lossFn.getFunctionType().getResults())) {
@@ -250,11 +275,11 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
       HostTensor seed = *HostTensor::allocate(type);
       std::memset(seed.data(), 0, seed.bytes());
       if (i == 0) {
-        // The mini-batch's mean loss is the mean of the micro-batch means.
+        // The mini-batch's loss is the micro-batch losses weighted by share.
         if (type.getElementType().isF32())
-          *static_cast<float *>(seed.data()) = 1.0f / m;
+          *static_cast<float *>(seed.data()) = static_cast<float>(share[mb]);
         else
-          *static_cast<double *>(seed.data()) = 1.0 / m;
+          *static_cast<double *>(seed.data()) = share[mb];
       }
       seeds[mb].push_back(std::move(seed));
     }
@@ -291,13 +316,13 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
   double sum = 0;
   for (int mb = 0; mb < m; ++mb) {
     const gp_tensor &l = *result->outputs[mb][0].view();
-    sum += l.dtype == GP_F32 ? *static_cast<const float *>(l.data)
-                             : *static_cast<const double *>(l.data);
+    sum += share[mb] * (l.dtype == GP_F32 ? *static_cast<const float *>(l.data)
+                                          : *static_cast<const double *>(l.data));
   }
   if (loss.view()->dtype == GP_F32)
-    *static_cast<float *>(loss.data()) = static_cast<float>(sum / m);
+    *static_cast<float *>(loss.data()) = static_cast<float>(sum);
   else
-    *static_cast<double *>(loss.data()) = sum / m;
+    *static_cast<double *>(loss.data()) = sum;
   return loss;
 }
 
@@ -306,9 +331,16 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
   if (!step)
     return fail("the module has no training step @" + options.stepFunction);
   llvm::StringMap<std::string> files = options.inputs;
-  if (options.labelsFile.empty())
-    return fail("training needs --labels FILE.npy");
-  files[options.labelName] = options.labelsFile;
+  if (!options.labelsFile.empty()) {
+    files[options.labelName] = options.labelsFile;
+  } else {
+    // The labels argument (none with --loss output, unless the model takes
+    // one, which --input may feed).
+    for (unsigned i = 0; i < step.getNumArguments(); ++i)
+      if (auto name = step.getArgAttrOfType<StringAttr>(i, "gpipe.name"))
+        if (name.getValue() == options.labelName && !files.count(options.labelName))
+          return fail("training needs --labels FILE.npy");
+  }
   DataSet data;
   if (auto error = loadDataSet(step, files, data))
     return fail(*error);
@@ -323,6 +355,8 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
   if (options.stages > 0) {
     pipelined.lossFn = module.lookupSymbol<func::FuncOp>(options.stepFunction + "_loss");
     pipelined.update = module.lookupSymbol<func::FuncOp>(options.stepFunction + "_update");
+    pipelined.lossWeight =
+        module.lookupSymbol<func::FuncOp>(options.stepFunction + "_loss_weight");
     if (!pipelined.lossFn || !pipelined.update)
       return fail("pipelined training needs @" + options.stepFunction + "_loss and @" +
                   options.stepFunction + "_update (gpipe-build-training pipeline-functions)");

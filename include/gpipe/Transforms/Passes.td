@@ -76,7 +76,9 @@ def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
     ListOption<"frozen", "frozen", "std::string", "Parameters not to train">,
     Option<"pipelineFunctions", "pipeline-functions", "bool", /*default=*/"false",
            "Also create @<step>_loss (forward and loss) and @<step>_update (the "
-           "update from given gradients) for pipelined training">,
+           "update from given gradients) for pipelined training, and "
+           "@<step>_loss_weight (a micro-batch's label weight) when the loss is a "
+           "mean over kept (ignore_index) or weighted labels">,
     Option<"batchNorm", "batch-norm", "std::string", /*default=*/"\"micro-batch\"",
            "With pipeline-functions, batch norm's running statistics: micro-batch "
            "(updated per micro-batch, as GPipe) | deferred (once per mini-batch, "

@@ -1012,6 +1012,35 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     for (int mb = 0; mb < program.microBatches; ++mb)
       inputs.push_back(gather(program, data, order, cursor + mb * micro, step, mb));
     cursor += batch;
+    // Each micro-batch's share of the mini-batch's loss: 1/M, or (a mean
+    // over kept or weighted labels) its share of the label weight, which the
+    // leader needs for the loss it reports and the last stage for the seeds.
+    std::vector<double> share(program.microBatches, 1.0 / program.microBatches);
+    FunctionContext *weightCtx =
+        program.lossWeightFunction < 0 ? nullptr
+        : leader                       ? &updateCtx
+        : mpi.rank() == program.stages - 1 ? &contexts[program.stages - 1]
+                                           : nullptr;
+    if (weightCtx) {
+      double total = 0;
+      for (int mb = 0; mb < program.microBatches; ++mb) {
+        std::vector<Tensor> results;
+        if (!callFunction(program.functions[program.lossWeightFunction], *weightCtx, inputs[mb],
+                          results, error, accelerator))
+          return fail("step " + std::to_string(step) + ": " + error);
+        Tensor weight = onHost(results[0], error);
+        if (weight.empty())
+          return fail("step " + std::to_string(step) + ": " + error);
+        share[mb] = scalarOf(weight);
+        total += share[mb];
+      }
+      if (!(total > 0))
+        return fail("step " + std::to_string(step) +
+                    ": the mini-batch's labels are all ignored (ignore_index) or weigh 0: "
+                    "its mean loss is undefined");
+      for (double &s : share)
+        s /= total;
+    }
     for (int mb = 0; mb < program.microBatches; ++mb)
       for (int32_t r = 0; r < lossFn.numResults; ++r) {
         const ValueSpec &v = lossFn.results[r];
@@ -1021,12 +1050,12 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
         }
         Tensor seed = Tensor::allocate(v.dtype, v.rank, v.dims);
         std::memset(seed.view()->data, 0, seed.bytes());
-        // The mini-batch's mean loss is the mean of the micro-batch means.
+        // The mini-batch's loss is the micro-batch losses weighted by share.
         if (r == 0) {
           if (v.dtype == GP_F32)
-            *static_cast<float *>(seed.view()->data) = 1.0f / program.microBatches;
+            *static_cast<float *>(seed.view()->data) = static_cast<float>(share[mb]);
           else
-            *static_cast<double *>(seed.view()->data) = 1.0 / program.microBatches;
+            *static_cast<double *>(seed.view()->data) = share[mb];
         }
         seeds[mb].push_back(std::move(seed));
       }
@@ -1126,9 +1155,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       Tensor value = onHost(losses[mb], error);
       if (value.empty())
         return fail("step " + std::to_string(step) + ": " + error);
-      loss += scalarOf(value);
+      loss += share[mb] * scalarOf(value);
     }
-    loss /= program.microBatches;
     if (!std::isfinite(loss))
       return fail("the loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
                   "; lower the learning rate");

@@ -271,6 +271,11 @@ struct Program {
   /// CUDA programs: how matrix products and convolutions compute (a
   /// gp_cuda_precision: 0 fp32, 1 tf32, 2 bf16).
   int32_t precision = 0;
+  /// When the loss is a mean over kept (ignore_index) or weighted labels:
+  /// the function of the loss function's arguments that returns a
+  /// micro-batch's total label weight; micro-batch m's loss then counts with
+  /// weight_m / sum(weights) instead of 1/M. -1: a plain mean.
+  int32_t lossWeightFunction = -1;
 };
 
 /// How a trainer runs functions on devices: the CUDA trainer supplies one;
