@@ -103,6 +103,9 @@ std::string mlir::gpipe::trainingPassPipeline(const TrainingFlags &f) {
     if (f.memoryBudget > 0)
       os << " memory-budget=" << llvm::formatv("{0:e}", f.memoryBudget).str();
     os << "}";
+    // Each stage updates its own parameters where it can.
+    if (f.splitUpdate)
+      os << ",gpipe-split-update{function=" << f.stepFunction << "_update}";
   }
   return spec;
 }

@@ -49,7 +49,11 @@ TrainingCommandLine::TrainingCommandLine(cl::OptionCategory &train, cl::OptionCa
       costProfile("cost-profile",
                   cl::desc("Measured per-op times (a trainer's --profile file) the partition "
                            "balances with instead of the estimates"),
-                  cl::value_desc("ops.json"), cl::cat(pipeline)) {}
+                  cl::value_desc("ops.json"), cl::cat(pipeline)),
+      splitUpdate("split-update",
+                  cl::desc("Each stage updates the parameters only it reads, on its own device "
+                           "(false: the whole update runs where the main parameters are)"),
+                  cl::init(true), cl::cat(pipeline)) {}
 
 TrainingFlags TrainingCommandLine::flags() const {
   TrainingFlags f;
@@ -72,6 +76,7 @@ TrainingFlags TrainingCommandLine::flags() const {
   f.devices.assign(devices.begin(), devices.end());
   f.balance = balance;
   f.costProfile = costProfile;
+  f.splitUpdate = splitUpdate;
   return f;
 }
 
@@ -79,5 +84,5 @@ bool TrainingCommandLine::anyPipelineFlag() const {
   return microBatches.getNumOccurrences() || schedule.getNumOccurrences() ||
          recompute.getNumOccurrences() || memoryBudget.getNumOccurrences() ||
          batchNorm.getNumOccurrences() || !devices.empty() || balance.getNumOccurrences() ||
-         costProfile.getNumOccurrences();
+         costProfile.getNumOccurrences() || splitUpdate.getNumOccurrences();
 }

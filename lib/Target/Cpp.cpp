@@ -229,7 +229,9 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
   // Op timing: every op that calls a kernel and every fused loop, between
   // timer.start() and timer.stop(its entries in the function's OpSpecs);
   // not the optimizer update, which has no model ops.
-  bool timing = options.timeOps && fn != program.update;
+  // The updates are no node's forward or backward: not timed.
+  bool timing = options.timeOps && fn != program.update && fn != program.sharedUpdate &&
+                !llvm::is_contained(program.stageUpdates, fn);
   std::vector<std::string> &specs = opSpecs[index];
   for (Operation &op : block) {
     auto it = fused.find(&op);
@@ -454,6 +456,32 @@ LogicalResult Emitter::emitProgram() {
                                       << modelPath << "' and '" << *p.getFile() << "')";
       modelPath = p.getFile()->str();
     }
+  // A split update: each stage's update function, and where each
+  // parameter's current value is (gp::Program::paramOwner): s when only
+  // stage s's update stores it, -1 when the main parameters hold it (the
+  // shared update stores it, or no update does), -2 - s when several stage
+  // updates store their own copies (replicated state such as Adam's step
+  // count; s the first).
+  if (!program.stageUpdates.empty()) {
+    SmallVector<int64_t> updates, owner(params.size(), -1);
+    SmallVector<int> storers(params.size(), 0);
+    for (auto [s, fn] : llvm::enumerate(program.stageUpdates)) {
+      updates.push_back(fn ? program.index.lookup(fn.getSymName()) : -1);
+      if (fn)
+        fn.walk([&, s = s](SetParamOp set) {
+          int index = paramIndices.lookup(set.getName());
+          if (storers[index]++ == 0)
+            owner[index] = static_cast<int64_t>(s);
+          else if (owner[index] >= 0)
+            owner[index] = -2 - owner[index];
+        });
+    }
+    if (program.sharedUpdate)
+      program.sharedUpdate.walk(
+          [&](SetParamOp set) { owner[paramIndices.lookup(set.getName())] = -1; });
+    tablesOs << "const int32_t kStageUpdates[] = " << dimsList(updates) << ";\n";
+    tablesOs << "const int32_t kParamOwner[] = " << dimsList(owner) << ";\n\n";
+  }
   PipelineOp pipeline = program.pipeline;
   tablesOs << "const gp::Program kProgram = {\n";
   tablesOs << llvm::formatv("    /*modelPath=*/{0},\n", cString(modelPath));
@@ -470,12 +498,21 @@ LogicalResult Emitter::emitProgram() {
                             cString(pipeline.getSchedule()), cString(pipeline.getRecompute()));
   tablesOs << llvm::formatv("    /*evalFunction=*/{0},\n",
                             program.eval ? program.index.lookup(program.eval.getSymName()) : -1);
-  if (cuda || program.lossWeight)
+  bool split = !program.stageUpdates.empty();
+  if (cuda || program.lossWeight || split)
     tablesOs << llvm::formatv("    /*target=*/\"{0}\", /*precision=*/{1},\n",
                               cuda ? "cuda" : "cpu", cuda ? *cudaPrecision(options.precision) : 0);
-  if (program.lossWeight)
+  if (program.lossWeight || split)
     tablesOs << llvm::formatv("    /*lossWeightFunction=*/{0},\n",
-                              program.index.lookup(program.lossWeight.getSymName()));
+                              program.lossWeight
+                                  ? program.index.lookup(program.lossWeight.getSymName())
+                                  : -1);
+  if (split)
+    tablesOs << llvm::formatv("    /*stageUpdateFunctions=*/kStageUpdates, "
+                              "/*sharedUpdateFunction=*/{0}, /*paramOwner=*/kParamOwner,\n",
+                              program.sharedUpdate
+                                  ? program.index.lookup(program.sharedUpdate.getSymName())
+                                  : -1);
   tablesOs << "};\n";
   return success();
 }

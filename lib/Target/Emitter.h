@@ -43,6 +43,10 @@ struct ProgramFunctions {
   func::FuncOp loss, update, eval;
   /// `@<step>_loss_weight`, when the loss is a weighted mean (else null).
   func::FuncOp lossWeight;
+  /// gpipe-split-update's functions: per stage (null: none; empty when the
+  /// update is not split) and the shared one.
+  SmallVector<func::FuncOp> stageUpdates;
+  func::FuncOp sharedUpdate;
   SmallVector<func::FuncOp> functions;
   llvm::StringMap<int> index;
 };

@@ -67,6 +67,27 @@ FailureOr<ProgramFunctions> findProgram(ModuleOp module, const CppEmitOptions &o
       return failure();
     program.lossWeight = *weight;
   }
+  // The per-stage updates of gpipe-split-update, if it split the update.
+  bool split = false;
+  for (int s = 0; s < program.schedule.stages; ++s) {
+    std::string name = updateName + "_stage" + std::to_string(s);
+    func::FuncOp fn;
+    if (module.lookupSymbol<func::FuncOp>(name)) {
+      FailureOr<func::FuncOp> added = add(name, program.pipeline);
+      if (failed(added))
+        return failure();
+      fn = *added, split = true;
+    }
+    program.stageUpdates.push_back(fn);
+  }
+  if (!split)
+    program.stageUpdates.clear();
+  else if (module.lookupSymbol<func::FuncOp>(updateName + "_shared")) {
+    FailureOr<func::FuncOp> shared = add(updateName + "_shared", program.pipeline);
+    if (failed(shared))
+      return failure();
+    program.sharedUpdate = *shared;
+  }
   for (const StageFunctions &stage : program.schedule.functions)
     for (const std::string *name :
          {&stage.forward, &stage.backward, &stage.forwardKeep, &stage.backwardKeep})

@@ -234,7 +234,36 @@ struct Pipelined {
   /// statistics or their per-mini-batch sums), copied to the main store
   /// before the update.
   std::vector<std::vector<std::string>> stored;
+  /// gpipe-split-update's per-stage updates (null for a stage without one)
+  /// and the shared one; when any stage has one, they replace `update`.
+  std::vector<func::FuncOp> stageUpdates;
+  func::FuncOp sharedUpdate;
 };
+
+/// The gradients `update`'s arguments name (gpipe.param), from `grads`.
+static FailureOr<std::vector<HostTensor>>
+gradientsFor(func::FuncOp update, const std::map<std::string, HostTensor> &grads,
+             std::string &error) {
+  std::vector<HostTensor> args;
+  for (unsigned a = 0; a < update.getNumArguments(); ++a) {
+    std::string name =
+        update.getArgAttrOfType<FlatSymbolRefAttr>(a, "gpipe.param").getValue().str();
+    auto it = grads.find(name);
+    if (it == grads.end()) {
+      error = "no stage produced the gradient of '" + name + "'";
+      return failure();
+    }
+    args.push_back(it->second);
+  }
+  return args;
+}
+
+/// The parameters (and state) `fn` stores.
+static std::vector<std::string> storedBy(func::FuncOp fn) {
+  std::vector<std::string> names;
+  fn.walk([&](SetParamOp set) { names.push_back(set.getName().str()); });
+  return names;
+}
 
 /// One pipelined training step over `micro` (M micro-batches): the loss
 /// function's stages under the schedule, the loss of each micro-batch seeded
@@ -287,29 +316,46 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
       runPipeline(module, p.lossFn.getSymName(), p.schedule, micro, seeds, p.stores, error);
   if (failed(result))
     return failure();
-  std::vector<HostTensor> grads;
-  for (unsigned a = 0; a < p.update.getNumArguments(); ++a) {
-    std::string name =
-        p.update.getArgAttrOfType<FlatSymbolRefAttr>(a, "gpipe.param").getValue().str();
-    auto it = result->paramGrads.find(name);
-    if (it == result->paramGrads.end()) {
-      error = "no stage produced the gradient of '" + name + "'";
-      return failure();
-    }
-    grads.push_back(it->second);
-  }
-  // The main store sees the state the stages stored, the update reads it,
-  // and every stage sees what the update stored.
+  // The main store sees the state the stages stored.
   for (size_t s = 0; s < p.stores.size(); ++s)
     for (const std::string &name : p.stored[s])
       if (const HostTensor *value = p.stores[s].lookup(name))
         params.set(name, *value);
-  if (failed(interpret(p.update, grads, params)))
-    return failure();
-  for (const std::string &name : p.updated)
-    if (const HostTensor *value = params.lookup(name))
-      for (ParamStore &store : p.stores)
-        store.set(name, *value);
+  bool split = llvm::any_of(p.stageUpdates, [](func::FuncOp fn) { return bool(fn); });
+  if (split) {
+    // Each stage updates its own parameters in its store (the main store
+    // gets a copy, for evaluation and the output files), then the shared
+    // update runs on the main store and every stage sees what it stored.
+    for (size_t s = 0; s < p.stageUpdates.size(); ++s) {
+      func::FuncOp fn = p.stageUpdates[s];
+      if (!fn)
+        continue;
+      auto grads = gradientsFor(fn, result->paramGrads, error);
+      if (failed(grads) || failed(interpret(fn, std::move(*grads), p.stores[s])))
+        return failure();
+      for (const std::string &name : storedBy(fn))
+        if (const HostTensor *value = p.stores[s].lookup(name))
+          params.set(name, *value);
+    }
+    if (p.sharedUpdate) {
+      auto grads = gradientsFor(p.sharedUpdate, result->paramGrads, error);
+      if (failed(grads) || failed(interpret(p.sharedUpdate, std::move(*grads), params)))
+        return failure();
+      for (const std::string &name : storedBy(p.sharedUpdate))
+        if (const HostTensor *value = params.lookup(name))
+          for (ParamStore &store : p.stores)
+            store.set(name, *value);
+    }
+  } else {
+    // The update reads the main store, and every stage sees what it stored.
+    auto grads = gradientsFor(p.update, result->paramGrads, error);
+    if (failed(grads) || failed(interpret(p.update, std::move(*grads), params)))
+      return failure();
+    for (const std::string &name : p.updated)
+      if (const HostTensor *value = params.lookup(name))
+        for (ParamStore &store : p.stores)
+          store.set(name, *value);
+  }
   // The mean loss.
   HostTensor loss = *HostTensor::allocate(
       cast<RankedTensorType>(p.lossFn.getFunctionType().getResult(0)));
@@ -401,8 +447,12 @@ int runTraining(ModuleOp module, const TrainingOptions &options, ParamStore &par
                                       "micro-batch, recomputes {2} ops\n",
                                       s, kept.getInt(), ops.getInt());
     }
-    pipelined.update.walk(
-        [&](SetParamOp set) { pipelined.updated.push_back(set.getName().str()); });
+    pipelined.updated = storedBy(pipelined.update);
+    for (int s = 0; s < options.stages; ++s)
+      pipelined.stageUpdates.push_back(module.lookupSymbol<func::FuncOp>(
+          (options.stepFunction + "_update_stage" + Twine(s)).str()));
+    pipelined.sharedUpdate =
+        module.lookupSymbol<func::FuncOp>(options.stepFunction + "_update_shared");
   }
   std::vector<int64_t> order(data.rows);
   std::iota(order.begin(), order.end(), 0);

@@ -273,7 +273,7 @@ int main(int argc, char **argv) {
       return fail("--batch-norm must be micro-batch or deferred, got '" + batchNormMode + "'");
   } else if (training.anyPipelineFlag()) {
     return fail("--micro-batches, --schedule, --recompute, --memory-budget, --batch-norm, "
-                "--devices, --balance and --cost-profile need --stages");
+                "--devices, --balance, --cost-profile and --split-update need --stages");
   }
 
   OwningOpRef<ModuleOp> module;

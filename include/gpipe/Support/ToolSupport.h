@@ -50,6 +50,8 @@ struct TrainingFlags {
   std::string balance = "time";
   /// Measured per-op times for the partition (empty: the estimates).
   std::string costProfile;
+  /// gpipe-split-update: each stage updates its own parameters.
+  bool splitUpdate = true;
   double memoryBudget = 0;
   std::vector<std::string> devices;
 };

@@ -36,6 +36,7 @@ struct TrainingCommandLine {
   llvm::cl::list<std::string> devices;
   llvm::cl::opt<std::string> balance;
   llvm::cl::opt<std::string> costProfile;
+  llvm::cl::opt<bool> splitUpdate;
 };
 
 } // namespace mlir::gpipe

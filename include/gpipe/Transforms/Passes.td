@@ -263,6 +263,36 @@ def Pipeline : Pass<"gpipe-pipeline", "mlir::ModuleOp"> {
   ];
 }
 
+def SplitUpdate : Pass<"gpipe-split-update", "mlir::ModuleOp"> {
+  let summary = "Split the optimizer update into one update per pipeline stage";
+  let description = [{
+    After `gpipe-pipeline`: the update function (`@<step>_update`, one
+    gradient argument per trained parameter) becomes, per stage `s` whose
+    stage functions alone read some trained parameters,
+    `@<step>_update_stage<s>`: the update of those parameters and of their
+    optimizer state, taking only their gradients, so that each stage updates
+    its own parameters on its own device (GPipe's synchronous update without
+    gathering every gradient and parameter in one place). What more than one
+    stage touches (a parameter several stages read: tied weights; anything
+    global-norm clipping mixes) goes to `@<step>_update_shared`, run where
+    the main copy of the parameters is. State no stage reads (Adam's step
+    count) is updated in every one of these functions, each on its own copy.
+
+    Each `gpipe.set_param` of the update belongs to the stages of the
+    parameters its value depends on (read, stored or whose gradient it
+    takes); the new functions are the slices of the update that compute
+    them. `@<step>_update` itself stays, for executors that run the update
+    in one place. Nothing is split when one stage touches everything or when
+    clipping ties every parameter together.
+
+    Example: `gpipe-opt --gpipe-split-update="function=train_step_update"`
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step_update\"",
+           "The update function">,
+  ];
+}
+
 def ScheduleReport : Pass<"gpipe-schedule-report", "mlir::ModuleOp"> {
   let summary = "Pipeline schedules of a partitioned model: timeline, bubble, peak memory";
   let description = [{

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <string>
 #include <sys/stat.h>
+#include <utility>
 #include <vector>
 
 using namespace gp;
@@ -68,6 +69,11 @@ public:
 
   /// Keeps the values on `device` (-1: the host) from now on.
   void placeOn(int d) { device = d; }
+  /// Parameter `index` is this stage table's own (a split update stores it
+  /// here only): it is loaded from the model itself, not through the main
+  /// table, unless the main table holds a value (a resumed checkpoint's),
+  /// which it then hands over. So the main table's device never holds it.
+  void own(int index) { owned.insert(index); }
 
   const gp_tensor *get(int index, std::string &error) override {
     if (index < 0 || index >= program.numParams) {
@@ -150,6 +156,13 @@ public:
       std::memcpy(t.view()->data, loaded.data(), n * sizeof(int64_t));
     return t;
   }
+  /// Gives up parameter `index`'s value (empty when it holds none).
+  Tensor release(int index) {
+    std::lock_guard<std::mutex> lock(mutex);
+    Tensor out;
+    std::swap(out, values[index]);
+    return out;
+  }
   /// The parameters set since the last call.
   std::set<int> takeWritten() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -160,7 +173,13 @@ public:
 
 private:
   bool load(int index, std::string &error) {
-    if (fallback) {
+    if (fallback && owned.count(index)) {
+      Tensor held = fallback->release(index);
+      if (!held.empty()) {
+        values[index] = onDevice(held, device, error);
+        return !values[index].empty();
+      }
+    } else if (fallback) {
       const gp_tensor *v = fallback->get(index, error);
       if (!v)
         return false;
@@ -185,7 +204,7 @@ private:
   const OnnxWeights &weights;
   Params *fallback;
   std::vector<Tensor> values;
-  std::set<int> written;
+  std::set<int> written, owned;
   std::mutex mutex;
   int device = -1;
 };
@@ -871,6 +890,28 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     stageParams.push_back(std::make_unique<Params>(program, weights, &main));
     contexts[s].params = stageParams.back().get();
   }
+  // A split update (gpipe-split-update; one process): each stage updates the
+  // parameters only it reads, with their optimizer state, in its own table
+  // on its own device, which alone holds them; the shared update runs on the
+  // main table. Under mpirun rank 0 runs the whole update, as it gathers
+  // every gradient anyway.
+  bool splitUpdate = program.stageUpdateFunctions && !distributed;
+  // The stage whose table holds parameter i's current value (-1: main's).
+  auto holder = [&](int i) {
+    if (!splitUpdate)
+      return -1;
+    int32_t owner = program.paramOwner[i];
+    return owner >= 0 ? owner : owner <= -2 ? -2 - owner : -1;
+  };
+  if (splitUpdate)
+    for (int i = 0; i < program.numParams; ++i)
+      if (program.paramOwner[i] >= 0)
+        stageParams[program.paramOwner[i]]->own(i);
+  auto current = [&](int i) -> const Tensor & {
+    int s = holder(i);
+    return s >= 0 && !stageParams[s]->value(i).empty() ? stageParams[s]->value(i)
+                                                       : main.value(i);
+  };
   // A device program: each local stage's context on its device, the main
   // parameters on the update's device; released whenever training ends.
   struct Detach {
@@ -965,8 +1006,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     state << rng;
     ckpt.rngState = state.str();
     for (int i = 0; i < program.numParams; ++i) {
-      ckpt.values.push_back(onHost(main.value(i), error));
-      if (ckpt.values.back().empty() && !main.value(i).empty())
+      ckpt.values.push_back(onHost(current(i), error));
+      if (ckpt.values.back().empty() && !current(i).empty())
         return false;
     }
     return writeCheckpoint(o.checkpoint, program, ckpt, error);
@@ -1115,22 +1156,57 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
           losses[mb] = value;
       }
     }
+    // What the stages stored (batch norm's statistics) reaches the main
+    // table, but for a value a stage's own update takes from there.
     for (auto &sp : stageParams)
       for (int index : sp->takeWritten())
-        if (!main.share(index, sp->value(index), error))
+        if (holder(index) < 0 && !main.share(index, sp->value(index), error))
           return fail(error);
-    std::vector<Tensor> grads;
-    for (int32_t a = 0; a < update.numArgs; ++a) {
-      const char *name = program.params[update.args[a].a].name;
-      auto it = run.paramGrads.find(name);
-      if (it == run.paramGrads.end())
-        return fail(std::string("no stage produced the gradient of '") + name + "'");
-      grads.push_back(it->second);
-    }
+    // The gradients `fn`'s arguments name.
+    auto gradsFor = [&](const FunctionSpec &fn, std::vector<Tensor> &grads) {
+      for (int32_t a = 0; a < fn.numArgs; ++a) {
+        const char *name = program.params[fn.args[a].a].name;
+        auto it = run.paramGrads.find(name);
+        if (it == run.paramGrads.end()) {
+          error = std::string("no stage produced the gradient of '") + name + "'";
+          return false;
+        }
+        grads.push_back(it->second);
+      }
+      return true;
+    };
     std::vector<Tensor> none;
     double updateStart = trace.now();
-    if (!callFunction(update, updateCtx, grads, none, error, accelerator))
-      return fail("step " + std::to_string(step) + ": " + error);
+    if (splitUpdate) {
+      for (int s = 0; s < program.stages; ++s) {
+        int32_t index = program.stageUpdateFunctions[s];
+        if (index < 0)
+          continue;
+        std::vector<Tensor> grads;
+        // The update's ops are not the stage's: they stay out of its profile.
+        OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
+        bool ok = gradsFor(program.functions[index], grads) &&
+                  callFunction(program.functions[index], contexts[s], grads, none, error,
+                               accelerator);
+        contexts[s].profile = profile;
+        if (!ok)
+          return fail("step " + std::to_string(step) + ": stage " + std::to_string(s) + ": " +
+                      error);
+        stageParams[s]->takeWritten(); // Its own values stay in its table.
+      }
+      if (program.sharedUpdateFunction >= 0) {
+        std::vector<Tensor> grads;
+        const FunctionSpec &shared = program.functions[program.sharedUpdateFunction];
+        if (!gradsFor(shared, grads) ||
+            !callFunction(shared, updateCtx, grads, none, error, accelerator))
+          return fail("step " + std::to_string(step) + ": " + error);
+      }
+    } else {
+      std::vector<Tensor> grads;
+      if (!gradsFor(update, grads) ||
+          !callFunction(update, updateCtx, grads, none, error, accelerator))
+        return fail("step " + std::to_string(step) + ": " + error);
+    }
     trace.record(program.stages, "update", updateStart, trace.now(), step);
     TaggedTensors updated;
     for (int index : main.takeWritten()) {
@@ -1213,7 +1289,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     const ParamSpec &p = program.params[i];
     if (!p.initializer)
       continue;
-    hostValues.push_back(main.hostValue(i, error));
+    hostValues.push_back(current(i).empty() ? main.hostValue(i, error)
+                                            : onHost(current(i), error));
     if (hostValues.back().empty())
       return fail(error);
     const gp_tensor *value = hostValues.back().view();
@@ -1234,6 +1311,12 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     std::printf("saved %zu trained initializers to %s\n", trained.size(), o.save.c_str());
   }
   if (!o.evalData.empty()) {
+    // The evaluation reads the main table: the stages' own values join it.
+    if (splitUpdate)
+      for (int i = 0; i < program.numParams; ++i)
+        if (holder(i) >= 0 && &current(i) != &main.value(i) &&
+            !main.share(i, current(i), error))
+          return fail(error);
     int64_t correct = 0;
     if (!evaluate(program, evalData, updateCtx, accelerator, correct, error))
       return fail(error);

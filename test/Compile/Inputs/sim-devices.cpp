@@ -13,7 +13,9 @@
 
 #include "gpipe/runtime/gp_program.h"
 
+#include <atomic>
 #include <cstdio>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,9 +25,30 @@ namespace {
 
 constexpr int kDevices = 2;
 
+// Bytes of the copies alive on each device, and the most there ever were.
+std::atomic<int64_t> live[kDevices], peak[kDevices];
+
 gp::Tensor copyTo(const gp::Tensor &t, int device) {
   gp::Tensor copy = gp::Tensor::copyOf(*t.view());
-  return copy.empty() ? copy : gp::Tensor(*copy.view(), copy.owner(), device);
+  if (copy.empty() || device < 0)
+    return copy.empty() ? copy : gp::Tensor(*copy.view(), copy.owner(), device);
+  int64_t bytes = static_cast<int64_t>(copy.bytes());
+  int64_t now = live[device] += bytes;
+  for (int64_t seen = peak[device]; now > seen && !peak[device].compare_exchange_weak(seen, now);)
+    ;
+  // The copy's storage, which gives its bytes back when the last user goes.
+  auto *owner = new std::shared_ptr<void>(copy.owner());
+  std::shared_ptr<void> tracked(owner, [device, bytes](void *p) {
+    live[device] -= bytes;
+    delete static_cast<std::shared_ptr<void> *>(p);
+  });
+  return gp::Tensor(*copy.view(), tracked, device);
+}
+
+/// GPIPE_SIM_PEAKS=1: the peak bytes of each device, when the program ends.
+void reportPeaks() {
+  for (int d = 0; d < kDevices; ++d)
+    std::printf("simulated device %d: peak %lld bytes\n", d, static_cast<long long>(peak[d]));
 }
 
 class SimMemory : public gp::DeviceMemory {
@@ -98,5 +121,8 @@ int main(int argc, char **argv) {
   static SimAccelerator accelerator;
   gp::setDeviceMemory(&memory);
   gp::setDefaultAccelerator(&accelerator);
-  return gpipe_program_main(argc, argv);
+  int status = gpipe_program_main(argc, argv);
+  if (std::getenv("GPIPE_SIM_PEAKS"))
+    reportPeaks();
+  return status;
 }

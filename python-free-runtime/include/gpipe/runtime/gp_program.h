@@ -276,6 +276,17 @@ struct Program {
   /// micro-batch's total label weight; micro-batch m's loss then counts with
   /// weight_m / sum(weights) instead of 1/M. -1: a plain mean.
   int32_t lossWeightFunction = -1;
+  /// gpipe-split-update: per stage, the function that updates the
+  /// parameters (and optimizer state) that stage alone reads, on its own
+  /// device (-1: none); nullptr when the update is not split. Then
+  /// `sharedUpdateFunction` (-1: none) updates the rest on the main
+  /// parameters, and `paramOwner[i]` says where parameter i's current value
+  /// is: s >= 0, stage s's table alone (only its update stores it); -1, the
+  /// main table; -2 - s, stage s's table, of several that store their own
+  /// copy (replicated state such as Adam's step count).
+  const int32_t *stageUpdateFunctions = nullptr;
+  int32_t sharedUpdateFunction = -1;
+  const int32_t *paramOwner = nullptr;
 };
 
 /// How a trainer runs functions on devices: the CUDA trainer supplies one;
