@@ -156,6 +156,15 @@ public:
       std::memcpy(t.view()->data, loaded.data(), n * sizeof(int64_t));
     return t;
   }
+  /// Holds `value` as parameter `index` from now on (on this table's device).
+  bool put(int index, const Tensor &value, std::string &error) {
+    Tensor placed = onDevice(value, device, error);
+    if (placed.empty() && !value.empty())
+      return false;
+    std::lock_guard<std::mutex> lock(mutex);
+    values[index] = std::move(placed);
+    return true;
+  }
   /// Gives up parameter `index`'s value (empty when it holds none).
   Tensor release(int index) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -984,10 +993,15 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     if (static_cast<int64_t>(ckpt.order.size()) != data.rows)
       return fail("the checkpoint in '" + o.resume + "' was written for data of " +
                   std::to_string(ckpt.order.size()) + " rows, not " + std::to_string(data.rows));
-    for (int i = 0; i < program.numParams; ++i)
-      if (!ckpt.values[i].empty())
-        if (!main.share(i, ckpt.values[i], error))
-          return fail(error);
+    for (int i = 0; i < program.numParams; ++i) {
+      if (ckpt.values[i].empty())
+        continue;
+      // A stage's own value goes straight to its table (its device).
+      int owner = splitUpdate ? program.paramOwner[i] : -1;
+      if (!(owner >= 0 ? stageParams[owner]->put(i, ckpt.values[i], error)
+                       : main.share(i, ckpt.values[i], error)))
+        return fail(error);
+    }
     order = ckpt.order;
     cursor = ckpt.cursor;
     std::istringstream(ckpt.rngState) >> rng;
