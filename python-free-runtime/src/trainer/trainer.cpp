@@ -1192,20 +1192,34 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     std::vector<Tensor> none;
     double updateStart = trace.now();
     if (splitUpdate) {
+      // The stages update at once, each on its own thread (its device).
+      std::vector<std::string> errors(program.stages);
+      std::vector<std::thread> updaters;
       for (int s = 0; s < program.stages; ++s) {
         int32_t index = program.stageUpdateFunctions[s];
         if (index < 0)
           continue;
         std::vector<Tensor> grads;
-        // The update's ops are not the stage's: they stay out of its profile.
-        OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
-        bool ok = gradsFor(program.functions[index], grads) &&
-                  callFunction(program.functions[index], contexts[s], grads, none, error,
-                               accelerator);
-        contexts[s].profile = profile;
-        if (!ok)
+        if (!gradsFor(program.functions[index], grads))
+          return fail("step " + std::to_string(step) + ": " + error);
+        updaters.emplace_back([&, s, index, grads = std::move(grads)] {
+          // The update's ops are not the stage's: they stay out of its profile.
+          OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
+          std::vector<Tensor> nothing;
+          gp_cpu_set_num_threads(perStage);
+          if (!callFunction(program.functions[index], contexts[s], grads, nothing, errors[s],
+                            accelerator) &&
+              errors[s].empty())
+            errors[s] = "the update failed";
+          contexts[s].profile = profile;
+        });
+      }
+      for (std::thread &t : updaters)
+        t.join();
+      for (int s = 0; s < program.stages; ++s) {
+        if (!errors[s].empty())
           return fail("step " + std::to_string(step) + ": stage " + std::to_string(s) + ": " +
-                      error);
+                      errors[s]);
         stageParams[s]->takeWritten(); // Its own values stay in its table.
       }
       if (program.sharedUpdateFunction >= 0) {
