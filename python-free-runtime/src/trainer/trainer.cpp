@@ -899,12 +899,14 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     stageParams.push_back(std::make_unique<Params>(program, weights, &main));
     contexts[s].params = stageParams.back().get();
   }
-  // A split update (gpipe-split-update; one process): each stage updates the
-  // parameters only it reads, with their optimizer state, in its own table
-  // on its own device, which alone holds them; the shared update runs on the
-  // main table. Under mpirun rank 0 runs the whole update, as it gathers
-  // every gradient anyway.
-  bool splitUpdate = program.stageUpdateFunctions && !distributed;
+  // A split update (gpipe-split-update): each stage updates the parameters
+  // only it reads, with their optimizer state, in its own table on its own
+  // device (under mpirun: its rank), which alone holds them; the shared
+  // update runs on the main table (rank 0's).
+  bool splitUpdate = program.stageUpdateFunctions != nullptr;
+  // Under mpirun, the values other ranks' stages hold, gathered (to the
+  // host) for a checkpoint or the files.
+  std::map<int, Tensor> gathered;
   // The stage whose table holds parameter i's current value (-1: main's).
   auto holder = [&](int i) {
     if (!splitUpdate)
@@ -918,6 +920,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
         stageParams[program.paramOwner[i]]->own(i);
   auto current = [&](int i) -> const Tensor & {
     int s = holder(i);
+    if (s >= 0 && distributed && s != mpi.rank()) {
+      auto it = gathered.find(i);
+      return it != gathered.end() ? it->second : main.value(i);
+    }
     return s >= 0 && !stageParams[s]->value(i).empty() ? stageParams[s]->value(i)
                                                        : main.value(i);
   };
@@ -996,8 +1002,11 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     for (int i = 0; i < program.numParams; ++i) {
       if (ckpt.values[i].empty())
         continue;
-      // A stage's own value goes straight to its table (its device).
+      // A stage's own value goes straight to its table (its device), on the
+      // rank that runs the stage.
       int owner = splitUpdate ? program.paramOwner[i] : -1;
+      if (owner >= 0 && distributed && owner != mpi.rank())
+        continue;
       if (!(owner >= 0 ? stageParams[owner]->put(i, ckpt.values[i], error)
                        : main.share(i, ckpt.values[i], error)))
         return fail(error);
@@ -1044,7 +1053,39 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   std::map<std::string, int> paramIndex;
   for (int i = 0; i < program.numParams; ++i)
     paramIndex[program.params[i].name] = i;
-  enum Tag { kStored = 10, kGrads = 11, kLosses = 12, kUpdated = 13, kProfile = 14, kLoaded = 15 };
+  enum Tag {
+    kStored = 10,
+    kGrads = 11,
+    kLosses = 12,
+    kUpdated = 13,
+    kProfile = 14,
+    kLoaded = 15,
+    kHeld = 16
+  };
+  // Under mpirun with a split update: every rank sends rank 0 the values its
+  // stage holds (for a checkpoint or the files), which rank 0 keeps on the
+  // host apart from its tables.
+  auto gatherHeld = [&]() {
+    if (!distributed || !splitUpdate)
+      return true;
+    if (!leader) {
+      TaggedTensors held;
+      for (int i = 0; i < program.numParams; ++i)
+        if (holder(i) == mpi.rank() && !stageParams[mpi.rank()]->value(i).empty())
+          held.emplace_back(i, stageParams[mpi.rank()]->value(i));
+      return mpi.sendTensors(0, kHeld, held, error);
+    }
+    gathered.clear();
+    for (int r = 1; r < program.stages; ++r) {
+      TaggedTensors theirs;
+      if (!mpi.recvTensors(r, kHeld, theirs, error))
+        return false;
+      for (auto &[index, value] : theirs)
+        if (index >= 0 && index < program.numParams && holder(static_cast<int>(index)) == r)
+          gathered[static_cast<int>(index)] = value;
+    }
+    return true;
+  };
   // Per rank, the parameters its stage holds: rank 0 sends it only those
   // after an update.
   std::vector<std::set<int64_t>> loadedBy(program.stages);
@@ -1055,6 +1096,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   long long profiledFrom = steps > firstStep ? firstStep + 1 : firstStep;
   for (long long step = firstStep; step <= steps; ++step) {
     currentStep = step;
+    bool checkpointNow = !o.checkpoint.empty() &&
+                         ((o.checkpointEvery > 0 && step % o.checkpointEvery == 0) || step == steps);
     if (step == profiledFrom && !profiles.empty())
       for (int s = 0; s < program.stages; ++s)
         contexts[s].profile = &profiles[s];
@@ -1124,15 +1167,70 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     for (int mb = 0; mb < program.microBatches; ++mb)
       if (!run.outputs[mb].empty())
         losses[mb] = run.outputs[mb][0];
+    // The gradients `fn`'s arguments name.
+    auto gradsFor = [&](const FunctionSpec &fn, std::vector<Tensor> &grads) {
+      for (int32_t a = 0; a < fn.numArgs; ++a) {
+        const char *name = program.params[fn.args[a].a].name;
+        auto it = run.paramGrads.find(name);
+        if (it == run.paramGrads.end()) {
+          error = std::string("no stage produced the gradient of '") + name + "'";
+          return false;
+        }
+        grads.push_back(it->second);
+      }
+      return true;
+    };
+    // With a split update, the local stages update their own parameters,
+    // at once, each on its own thread (its device).
+    auto updateStages = [&]() {
+      std::vector<std::string> errors(program.stages);
+      std::vector<std::thread> updaters;
+      for (int s : localStages) {
+        int32_t index = program.stageUpdateFunctions[s];
+        if (index < 0)
+          continue;
+        std::vector<Tensor> grads;
+        if (!gradsFor(program.functions[index], grads))
+          return false;
+        updaters.emplace_back([&, s, index, grads = std::move(grads)] {
+          // The update's ops are not the stage's: they stay out of its profile.
+          OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
+          std::vector<Tensor> nothing;
+          gp_cpu_set_num_threads(perStage);
+          if (!callFunction(program.functions[index], contexts[s], grads, nothing, errors[s],
+                            accelerator) &&
+              errors[s].empty())
+            errors[s] = "the update failed";
+          contexts[s].profile = profile;
+        });
+      }
+      for (std::thread &t : updaters)
+        t.join();
+      for (int s : localStages) {
+        if (!errors[s].empty()) {
+          error = "stage " + std::to_string(s) + ": " + errors[s];
+          return false;
+        }
+        stageParams[s]->takeWritten(); // Its own values stay in its table.
+      }
+      return true;
+    };
     if (distributed && !leader) {
       // Rank r sends rank 0 what its stage stored, its gradients and (the
-      // last stage) the losses, then takes what the update stored.
+      // last stage) the losses, then takes what the update stored. With a
+      // split update it keeps (and updates) what its stage holds.
       Params &mine = *stageParams[mpi.rank()];
       TaggedTensors stored, grads, lossValues, updated;
       for (int index : mine.takeWritten())
-        stored.emplace_back(index, mine.value(index));
-      for (auto &[name, grad] : run.paramGrads)
-        grads.emplace_back(paramIndex.at(name), grad);
+        if (holder(index) != mpi.rank())
+          stored.emplace_back(index, mine.value(index));
+      for (auto &[name, grad] : run.paramGrads) {
+        int index = paramIndex.at(name);
+        if (!splitUpdate || program.paramOwner[index] != mpi.rank())
+          grads.emplace_back(index, grad);
+      }
+      if (splitUpdate && !updateStages())
+        return fail("step " + std::to_string(step) + ": " + error);
       for (int mb = 0; mb < program.microBatches; ++mb)
         if (!losses[mb].empty())
           lossValues.emplace_back(mb, losses[mb]);
@@ -1145,6 +1243,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       for (auto &[index, value] : updated)
         if (!mine.share(static_cast<int>(index), value, error))
           return fail(error);
+      if (checkpointNow && !gatherHeld())
+        return fail("step " + std::to_string(step) + ": " + error);
       continue;
     }
     if (distributed) {
@@ -1176,52 +1276,11 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       for (int index : sp->takeWritten())
         if (holder(index) < 0 && !main.share(index, sp->value(index), error))
           return fail(error);
-    // The gradients `fn`'s arguments name.
-    auto gradsFor = [&](const FunctionSpec &fn, std::vector<Tensor> &grads) {
-      for (int32_t a = 0; a < fn.numArgs; ++a) {
-        const char *name = program.params[fn.args[a].a].name;
-        auto it = run.paramGrads.find(name);
-        if (it == run.paramGrads.end()) {
-          error = std::string("no stage produced the gradient of '") + name + "'";
-          return false;
-        }
-        grads.push_back(it->second);
-      }
-      return true;
-    };
     std::vector<Tensor> none;
     double updateStart = trace.now();
     if (splitUpdate) {
-      // The stages update at once, each on its own thread (its device).
-      std::vector<std::string> errors(program.stages);
-      std::vector<std::thread> updaters;
-      for (int s = 0; s < program.stages; ++s) {
-        int32_t index = program.stageUpdateFunctions[s];
-        if (index < 0)
-          continue;
-        std::vector<Tensor> grads;
-        if (!gradsFor(program.functions[index], grads))
-          return fail("step " + std::to_string(step) + ": " + error);
-        updaters.emplace_back([&, s, index, grads = std::move(grads)] {
-          // The update's ops are not the stage's: they stay out of its profile.
-          OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
-          std::vector<Tensor> nothing;
-          gp_cpu_set_num_threads(perStage);
-          if (!callFunction(program.functions[index], contexts[s], grads, nothing, errors[s],
-                            accelerator) &&
-              errors[s].empty())
-            errors[s] = "the update failed";
-          contexts[s].profile = profile;
-        });
-      }
-      for (std::thread &t : updaters)
-        t.join();
-      for (int s = 0; s < program.stages; ++s) {
-        if (!errors[s].empty())
-          return fail("step " + std::to_string(step) + ": stage " + std::to_string(s) + ": " +
-                      errors[s]);
-        stageParams[s]->takeWritten(); // Its own values stay in its table.
-      }
+      if (!updateStages())
+        return fail("step " + std::to_string(step) + ": " + error);
       if (program.sharedUpdateFunction >= 0) {
         std::vector<Tensor> grads;
         const FunctionSpec &shared = program.functions[program.sharedUpdateFunction];
@@ -1271,9 +1330,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       std::printf("step %lld/%lld: loss %.6f\n", step, steps, loss);
     if (progress)
       drawProgress(step, steps, loss, samplesPerSecond);
-    if (!o.checkpoint.empty() &&
-        ((o.checkpointEvery > 0 && step % o.checkpointEvery == 0) || step == steps) &&
-        !saveCheckpoint(step))
+    if (checkpointNow && (!gatherHeld() || !saveCheckpoint(step)))
       return fail(error);
     if (log)
       std::fprintf(log, "{\"step\": %lld, \"loss\": %.9g, \"samples_per_s\": %.3f}\n", step, loss,
@@ -1296,7 +1353,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       }
     }
   }
-  // The files and the evaluation are the leader's.
+  // The files and the evaluation are the leader's (with the values the
+  // other ranks' stages hold).
+  if ((!o.save.empty() || !o.saveParams.empty() || !o.evalData.empty()) && !gatherHeld())
+    return fail(error);
   if (!leader)
     return 0;
   if (log && std::fclose(log) != 0)
