@@ -36,6 +36,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <set>
+
 using namespace mlir;
 using namespace mlir::gpipe;
 using namespace mlir::gpipe::emitter;
@@ -464,18 +466,17 @@ LogicalResult Emitter::emitProgram() {
   // count; s the first).
   if (!program.stageUpdates.empty()) {
     SmallVector<int64_t> updates, owner(params.size(), -1);
-    SmallVector<int> storers(params.size(), 0);
+    SmallVector<std::set<int64_t>> storers(params.size());
     for (auto [s, fn] : llvm::enumerate(program.stageUpdates)) {
       updates.push_back(fn ? program.index.lookup(fn.getSymName()) : -1);
       if (fn)
         fn.walk([&, s = s](SetParamOp set) {
-          int index = paramIndices.lookup(set.getName());
-          if (storers[index]++ == 0)
-            owner[index] = static_cast<int64_t>(s);
-          else if (owner[index] >= 0)
-            owner[index] = -2 - owner[index];
+          storers[paramIndices.lookup(set.getName())].insert(static_cast<int64_t>(s));
         });
     }
+    for (auto [index, stages] : llvm::enumerate(storers))
+      if (!stages.empty())
+        owner[index] = stages.size() == 1 ? *stages.begin() : -2 - *stages.begin();
     if (program.sharedUpdate)
       program.sharedUpdate.walk(
           [&](SetParamOp set) { owner[paramIndices.lookup(set.getName())] = -1; });

@@ -332,7 +332,12 @@ LogicalResult BuildTrainingPass::buildLossWeightFunction(func::FuncOp lossFn, St
   Value weight = g.splat(labelType.clone(elt), 1.0);
   Value kept;
   if (ignore) {
-    Value ignored = g.make<EqualOp>({labels, g.splat(labelType, static_cast<double>(*ignore))});
+    // The index exactly (a double would round one beyond 2^53).
+    Value ignoreValue = ConstantOp::create(
+        b, loss->getLoc(),
+        cast<ElementsAttr>(DenseElementsAttr::get(
+            labelType, b.getIntegerAttr(labelType.getElementType(), *ignore))));
+    Value ignored = g.make<EqualOp>({labels, ignoreValue});
     kept = g.same<NotOp>(ignored);
     weight = g.make<CastOp>(kept, {g.named("to", TypeAttr::get(elt))});
   }

@@ -7,6 +7,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
@@ -285,13 +286,10 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
                                     : *static_cast<const double *>(w.data);
       total += share[mb];
     }
-    if (!(total > 0)) {
-      error = "the mini-batch's labels are all ignored (ignore_index) or weigh 0: its mean "
-              "loss is undefined";
-      return failure();
-    }
+    // Labels that are all ignored (or weigh 0): the loss and its gradient
+    // are 0, as the kernels make them for the unpipelined step.
     for (double &s : share)
-      s /= total;
+      s = total > 0 ? s / total : 0.0;
   }
   std::vector<std::vector<HostTensor>> seeds(m);
   for (int mb = 0; mb < m; ++mb)
@@ -324,8 +322,14 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
   bool split = llvm::any_of(p.stageUpdates, [](func::FuncOp fn) { return bool(fn); });
   if (split) {
     // Each stage updates its own parameters in its store (the main store
-    // gets a copy, for evaluation and the output files), then the shared
+    // gets a copy, for evaluation and the output files, but for what the
+    // shared update stores itself: replicated state such as Adam's step
+    // count, which each update advances on its own copy), then the shared
     // update runs on the main store and every stage sees what it stored.
+    llvm::StringSet<> sharedStores;
+    if (p.sharedUpdate)
+      for (const std::string &name : storedBy(p.sharedUpdate))
+        sharedStores.insert(name);
     for (size_t s = 0; s < p.stageUpdates.size(); ++s) {
       func::FuncOp fn = p.stageUpdates[s];
       if (!fn)
@@ -334,8 +338,9 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
       if (failed(grads) || failed(interpret(fn, std::move(*grads), p.stores[s])))
         return failure();
       for (const std::string &name : storedBy(fn))
-        if (const HostTensor *value = p.stores[s].lookup(name))
-          params.set(name, *value);
+        if (!sharedStores.contains(name))
+          if (const HostTensor *value = p.stores[s].lookup(name))
+            params.set(name, *value);
     }
     if (p.sharedUpdate) {
       auto grads = gradientsFor(p.sharedUpdate, result->paramGrads, error);

@@ -860,6 +860,9 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   // Every output path is tried before training, so a bad one costs no
   // training time: the trace file is created now and written at the end,
   // the checkpoint directory is created and a file tried in it.
+  if (!o.save.empty() && o.save.size() > 8 &&
+      o.save.compare(o.save.size() - 8, 8, ".onnxtxt") == 0)
+    return fail("--save writes a binary ONNX model; name it FILE.onnx, not '" + o.save + "'");
   if (leader && !o.save.empty()) {
     // The model is written to FILE.tmp and renamed; try that name now.
     std::string probe = o.save + ".tmp";
@@ -918,6 +921,14 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     for (int i = 0; i < program.numParams; ++i)
       if (program.paramOwner[i] >= 0)
         stageParams[program.paramOwner[i]]->own(i);
+  // With a split update, the parameters whose gradients the shared update
+  // takes (under mpirun, the only ones rank 0 needs from the others).
+  std::set<int64_t> sharedArgs;
+  if (splitUpdate && program.sharedUpdateFunction >= 0) {
+    const FunctionSpec &shared = program.functions[program.sharedUpdateFunction];
+    for (int32_t a = 0; a < shared.numArgs; ++a)
+      sharedArgs.insert(shared.args[a].a);
+  }
   auto current = [&](int i) -> const Tensor & {
     int s = holder(i);
     if (s >= 0 && distributed && s != mpi.rank()) {
@@ -1065,13 +1076,16 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   // Under mpirun with a split update: every rank sends rank 0 the values its
   // stage holds (for a checkpoint or the files), which rank 0 keeps on the
   // host apart from its tables.
-  auto gatherHeld = [&]() {
+  // `modelOnly`: the model's parameters (for the files), not the optimizer
+  // state a checkpoint needs too.
+  auto gatherHeld = [&](bool modelOnly) {
     if (!distributed || !splitUpdate)
       return true;
     if (!leader) {
       TaggedTensors held;
       for (int i = 0; i < program.numParams; ++i)
-        if (holder(i) == mpi.rank() && !stageParams[mpi.rank()]->value(i).empty())
+        if (holder(i) == mpi.rank() && !stageParams[mpi.rank()]->value(i).empty() &&
+            (!modelOnly || program.params[i].initializer))
           held.emplace_back(i, stageParams[mpi.rank()]->value(i));
       return mpi.sendTensors(0, kHeld, held, error);
     }
@@ -1111,20 +1125,20 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       inputs.push_back(gather(program, data, order, cursor + mb * micro, step, mb));
     cursor += batch;
     // Each micro-batch's share of the mini-batch's loss: 1/M, or (a mean
-    // over kept or weighted labels) its share of the label weight, which the
-    // leader needs for the loss it reports and the last stage for the seeds.
+    // over kept or weighted labels) its share of the label weight, which
+    // every rank computes (the leader reports the loss, the loss's stage
+    // seeds it).
     std::vector<double> share(program.microBatches, 1.0 / program.microBatches);
-    FunctionContext *weightCtx =
-        program.lossWeightFunction < 0 ? nullptr
-        : leader                       ? &updateCtx
-        : mpi.rank() == program.stages - 1 ? &contexts[program.stages - 1]
-                                           : nullptr;
-    if (weightCtx) {
+    if (program.lossWeightFunction >= 0) {
+      FunctionContext &weightCtx = distributed ? contexts[mpi.rank()] : updateCtx;
       double total = 0;
       for (int mb = 0; mb < program.microBatches; ++mb) {
         std::vector<Tensor> results;
-        if (!callFunction(program.functions[program.lossWeightFunction], *weightCtx, inputs[mb],
-                          results, error, accelerator))
+        OpProfile *profile = std::exchange(weightCtx.profile, nullptr); // Not a stage's op.
+        bool ok = callFunction(program.functions[program.lossWeightFunction], weightCtx,
+                               inputs[mb], results, error, accelerator);
+        weightCtx.profile = profile;
+        if (!ok)
           return fail("step " + std::to_string(step) + ": " + error);
         Tensor weight = onHost(results[0], error);
         if (weight.empty())
@@ -1132,12 +1146,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
         share[mb] = scalarOf(weight);
         total += share[mb];
       }
-      if (!(total > 0))
-        return fail("step " + std::to_string(step) +
-                    ": the mini-batch's labels are all ignored (ignore_index) or weigh 0: "
-                    "its mean loss is undefined");
+      // Labels that are all ignored (or weigh 0): the loss and its gradient
+      // are 0, as the kernels make them for the unpipelined step.
       for (double &s : share)
-        s /= total;
+        s = total > 0 ? s / total : 0.0;
     }
     for (int mb = 0; mb < program.microBatches; ++mb)
       for (int32_t r = 0; r < lossFn.numResults; ++r) {
@@ -1184,15 +1196,18 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     // at once, each on its own thread (its device).
     auto updateStages = [&]() {
       std::vector<std::string> errors(program.stages);
+      // Every gradient first: a missing one fails before any thread starts.
+      std::vector<std::vector<Tensor>> stageGrads(program.stages);
+      for (int s : localStages)
+        if (program.stageUpdateFunctions[s] >= 0 &&
+            !gradsFor(program.functions[program.stageUpdateFunctions[s]], stageGrads[s]))
+          return false;
       std::vector<std::thread> updaters;
       for (int s : localStages) {
         int32_t index = program.stageUpdateFunctions[s];
         if (index < 0)
           continue;
-        std::vector<Tensor> grads;
-        if (!gradsFor(program.functions[index], grads))
-          return false;
-        updaters.emplace_back([&, s, index, grads = std::move(grads)] {
+        updaters.emplace_back([&, s, index, grads = std::move(stageGrads[s])] {
           // The update's ops are not the stage's: they stay out of its profile.
           OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
           std::vector<Tensor> nothing;
@@ -1226,7 +1241,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
           stored.emplace_back(index, mine.value(index));
       for (auto &[name, grad] : run.paramGrads) {
         int index = paramIndex.at(name);
-        if (!splitUpdate || program.paramOwner[index] != mpi.rank())
+        if (!splitUpdate || sharedArgs.count(index))
           grads.emplace_back(index, grad);
       }
       if (splitUpdate && !updateStages())
@@ -1243,7 +1258,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       for (auto &[index, value] : updated)
         if (!mine.share(static_cast<int>(index), value, error))
           return fail(error);
-      if (checkpointNow && !gatherHeld())
+      if (checkpointNow && !gatherHeld(false))
         return fail("step " + std::to_string(step) + ": " + error);
       continue;
     }
@@ -1330,7 +1345,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       std::printf("step %lld/%lld: loss %.6f\n", step, steps, loss);
     if (progress)
       drawProgress(step, steps, loss, samplesPerSecond);
-    if (checkpointNow && (!gatherHeld() || !saveCheckpoint(step)))
+    if (checkpointNow && (!gatherHeld(false) || !saveCheckpoint(step)))
       return fail(error);
     if (log)
       std::fprintf(log, "{\"step\": %lld, \"loss\": %.9g, \"samples_per_s\": %.3f}\n", step, loss,
@@ -1355,7 +1370,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   }
   // The files and the evaluation are the leader's (with the values the
   // other ranks' stages hold).
-  if ((!o.save.empty() || !o.saveParams.empty() || !o.evalData.empty()) && !gatherHeld())
+  if ((!o.save.empty() || !o.saveParams.empty() || !o.evalData.empty()) && !gatherHeld(true))
     return fail(error);
   if (!leader)
     return 0;
@@ -1399,10 +1414,11 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     std::printf("saved %zu trained initializers to %s\n", trained.size(), o.save.c_str());
   }
   if (!o.evalData.empty()) {
-    // The evaluation reads the main table: the stages' own values join it.
+    // The evaluation reads the main table: the stages' own model parameters
+    // join it (not their optimizer state, which it does not read).
     if (splitUpdate)
       for (int i = 0; i < program.numParams; ++i)
-        if (holder(i) >= 0 && &current(i) != &main.value(i) &&
+        if (program.params[i].initializer && holder(i) >= 0 && &current(i) != &main.value(i) &&
             !main.share(i, current(i), error))
           return fail(error);
     int64_t correct = 0;
