@@ -499,21 +499,28 @@ LogicalResult Emitter::emitProgram() {
                             cString(pipeline.getSchedule()), cString(pipeline.getRecompute()));
   tablesOs << llvm::formatv("    /*evalFunction=*/{0},\n",
                             program.eval ? program.index.lookup(program.eval.getSymName()) : -1);
+  // The fields after evalFunction, up to the last one that is not its
+  // default (the initializer is positional).
   bool split = !program.stageUpdates.empty();
-  if (cuda || program.lossWeight || split)
+  bool lossSum = program.loss->hasAttr("gpipe.loss_sum");
+  if (cuda || program.lossWeight || split || lossSum)
     tablesOs << llvm::formatv("    /*target=*/\"{0}\", /*precision=*/{1},\n",
                               cuda ? "cuda" : "cpu", cuda ? *cudaPrecision(options.precision) : 0);
-  if (program.lossWeight || split)
+  if (program.lossWeight || split || lossSum)
     tablesOs << llvm::formatv("    /*lossWeightFunction=*/{0},\n",
                               program.lossWeight
                                   ? program.index.lookup(program.lossWeight.getSymName())
                                   : -1);
-  if (split)
-    tablesOs << llvm::formatv("    /*stageUpdateFunctions=*/kStageUpdates, "
-                              "/*sharedUpdateFunction=*/{0}, /*paramOwner=*/kParamOwner,\n",
+  if (split || lossSum)
+    tablesOs << llvm::formatv("    /*stageUpdateFunctions=*/{0}, /*sharedUpdateFunction=*/{1}, "
+                              "/*paramOwner=*/{2},\n",
+                              split ? "kStageUpdates" : "nullptr",
                               program.sharedUpdate
                                   ? program.index.lookup(program.sharedUpdate.getSymName())
-                                  : -1);
+                                  : -1,
+                              split ? "kParamOwner" : "nullptr");
+  if (lossSum)
+    tablesOs << "    /*lossIsSum=*/true,\n";
   tablesOs << "};\n";
   return success();
 }

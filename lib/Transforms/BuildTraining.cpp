@@ -499,6 +499,16 @@ BuildTrainingPass::buildPipelineFunctions(func::FuncOp step, Value lossValue,
   eraseDeadOps(lossBody);
   if (weightedLoss && failed(buildLossWeightFunction(lossFn, weightName)))
     return failure();
+  // A sum over the batch (a loss op with reduction = sum) is the sum of the
+  // micro-batch sums, not their mean: the executors seed each with 1.
+  Operation *lossDef = lossValue.getDefiningOp();
+  bool summed = false;
+  if (auto ce = dyn_cast_or_null<SoftmaxCrossEntropyOp>(lossDef))
+    summed = ce.getReduction() == LossReduction::Sum;
+  else if (auto nll = dyn_cast_or_null<NllLossOp>(lossDef))
+    summed = nll.getReduction() == LossReduction::Sum;
+  if (summed)
+    lossFn->setAttr("gpipe.loss_sum", UnitAttr::get(&getContext()));
 
   // The update function: one argument per trained parameter's gradient.
   OpBuilder ub(&getContext());

@@ -274,7 +274,8 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
                                     const std::vector<std::vector<HostTensor>> &micro,
                                     ParamStore &params, std::string &error) {
   int m = p.schedule.microBatches;
-  std::vector<double> share(m, 1.0 / m);
+  // A sum over the batch is the sum of the micro-batch sums.
+  std::vector<double> share(m, p.lossFn->hasAttr("gpipe.loss_sum") ? 1.0 : 1.0 / m);
   if (p.lossWeight) {
     double total = 0;
     for (int mb = 0; mb < m; ++mb) {

@@ -1128,7 +1128,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     // over kept or weighted labels) its share of the label weight, which
     // every rank computes (the leader reports the loss, the loss's stage
     // seeds it).
-    std::vector<double> share(program.microBatches, 1.0 / program.microBatches);
+    std::vector<double> share(program.microBatches,
+                              program.lossIsSum ? 1.0 : 1.0 / program.microBatches);
     if (program.lossWeightFunction >= 0) {
       FunctionContext &weightCtx = distributed ? contexts[mpi.rank()] : updateCtx;
       double total = 0;

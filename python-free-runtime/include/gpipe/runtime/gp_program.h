@@ -287,6 +287,9 @@ struct Program {
   const int32_t *stageUpdateFunctions = nullptr;
   int32_t sharedUpdateFunction = -1;
   const int32_t *paramOwner = nullptr;
+  /// The loss is a sum over the batch's rows (a loss with reduction = sum),
+  /// not a mean: the mini-batch's loss is the sum of the micro-batches'.
+  bool lossIsSum = false;
 };
 
 /// How a trainer runs functions on devices: the CUDA trainer supplies one;
