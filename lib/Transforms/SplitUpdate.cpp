@@ -144,33 +144,40 @@ LogicalResult SplitUpdatePass::run() {
         llvm::append_range(work, def->getOperands());
       }
     }
-  auto groupOf = [&](Operation *root) -> int64_t {
-    for (auto &[stage, roots] : byStage)
-      if (llvm::is_contained(roots, root))
-        return stage;
-    return -1; // shared
-  };
+  // Each root's group (its stage; -1: shared), who stores each name, and
+  // which roots read it: a pass over them is then linear in their reads.
+  DenseMap<Operation *, int64_t> groupOf;
+  llvm::StringMap<SmallVector<Operation *>> writers, readers;
+  for (Operation *root : shared)
+    groupOf[root] = -1;
+  for (auto &[stage, roots] : byStage)
+    for (Operation *root : roots)
+      groupOf[root] = stage;
+  for (auto &[root, group] : groupOf) {
+    writers[cast<SetParamOp>(root).getName()].push_back(root);
+    for (const auto &name : readsOf[root])
+      readers[name.getKey()].push_back(root);
+  }
   for (bool changed = true; changed;) {
     changed = false;
-    SmallVector<Operation *> all(shared);
-    for (auto &[stage, roots] : byStage)
-      llvm::append_range(all, roots);
     SmallVector<Operation *> moved;
     for (auto &[stage, roots] : byStage)
       for (Operation *root : roots) {
-        StringRef name = cast<SetParamOp>(root).getName();
-        if (llvm::any_of(all, [&](Operation *other) {
-              if (groupOf(other) == stage)
-                return false;
-              StringRef otherName = cast<SetParamOp>(other).getName();
-              return readsOf[other].contains(name) || readsOf[root].contains(otherName);
-            }))
+        int64_t group = stage;
+        auto elsewhere = [&](Operation *other) { return groupOf.lookup(other) != group; };
+        bool conflict =
+            llvm::any_of(readers.lookup(cast<SetParamOp>(root).getName()), elsewhere) ||
+            llvm::any_of(readsOf[root], [&](const auto &name) {
+              return llvm::any_of(writers.lookup(name.getKey()), elsewhere);
+            });
+        if (conflict)
           moved.push_back(root);
       }
     for (Operation *root : moved) {
-      SmallVector<Operation *> &roots = byStage[groupOf(root)];
+      SmallVector<Operation *> &roots = byStage[groupOf[root]];
       roots.erase(llvm::find(roots, root));
       shared.push_back(root);
+      groupOf[root] = -1;
       changed = true;
     }
   }
