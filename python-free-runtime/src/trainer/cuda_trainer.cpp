@@ -201,14 +201,19 @@ public:
   }
 
   /// The arena a context reserves: the largest of the functions it runs
-  /// (a stage's pairs; the update's and the evaluation's for stage -1).
+  /// (a stage's pairs and its own update; the update's, or with a split
+  /// update the shared one's, the evaluation's and the loss weights' for
+  /// stage -1).
   int64_t arenaOf(int stage) const {
     std::vector<int32_t> fns;
+    bool split = program.stageUpdateFunctions != nullptr;
     if (stage < 0) {
-      fns = {program.updateFunction, program.evalFunction};
+      fns = {split ? program.sharedUpdateFunction : program.updateFunction,
+             program.evalFunction, program.lossWeightFunction};
     } else {
       const StageSpec &spec = program.stageSpecs[stage];
-      fns = {spec.forward, spec.backward, spec.forwardKeep, spec.backwardKeep};
+      fns = {spec.forward, spec.backward, spec.forwardKeep, spec.backwardKeep,
+             split ? program.stageUpdateFunctions[stage] : -1, program.lossWeightFunction};
     }
     int64_t bytes = 0;
     for (int32_t f : fns)
