@@ -129,12 +129,7 @@ public:
       if (fallback && values[index].empty())
         return true;
     }
-    Tensor placed = onDevice(value, device, error);
-    if (placed.empty() && !value.empty())
-      return false;
-    std::lock_guard<std::mutex> lock(mutex);
-    values[index] = std::move(placed);
-    return true;
+    return put(index, value, error);
   }
   /// Parameter `index`'s value in host memory (loaded first if need be).
   Tensor hostValue(int index, std::string &error) {
