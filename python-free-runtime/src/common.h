@@ -47,8 +47,9 @@ struct MatmulShape {
   /// the product is one [numBatch * m, k] x [k, n].
   bool rhsShared = true, lhsDense = true;
 };
-/// The shape of matmul(a, b) -> out; fails (naming `what`) when the
-/// contracting or batch dimensions disagree or out has the wrong size.
+/// The shape of matmul(a, b) -> out; fails (naming `what`) when an operand
+/// is missing, the element types differ, the contracting or batch
+/// dimensions disagree or out has the wrong size.
 gp_status matmulShape(const gp_tensor *a, const gp_tensor *b, const gp_tensor *out,
                       const char *what, MatmulShape &shape);
 

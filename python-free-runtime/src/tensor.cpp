@@ -113,6 +113,11 @@ gp_status gp::expectDims(const gp_tensor *out, const char *what,
 gp_status gp::matmulShape(const gp_tensor *a, const gp_tensor *b, const gp_tensor *out,
                           const char *what, MatmulShape &shape) {
   std::string w(what);
+  if (!a || !b || !out)
+    return fail(w + ": missing operand");
+  if (a->dtype != b->dtype || out->dtype != a->dtype)
+    return fail(w + ": operands " + describe(a) + ", " + describe(b) + " and result " +
+                describe(out) + " differ in element type");
   if (a->rank < 1 || b->rank < 1)
     return fail(w + ": operands must have rank >= 1");
   std::vector<int64_t> ad = dimsOf(a), bd = dimsOf(b);

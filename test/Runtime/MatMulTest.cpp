@@ -47,6 +47,18 @@ TEST(MatMul, RejectsMismatchedContraction) {
   EXPECT_EQ(gp_cpu_matmul(&a, &b, &out), GP_ERROR);
 }
 
+TEST(MatMul, RejectsMixedElementTypesAndMissingOperands) {
+  auto a = randomF32({2, 3}, 5);
+  Tensor<double> b(GP_F64, {3, 2});
+  Tensor<float> out(GP_F32, {2, 2});
+  EXPECT_EQ(gp_cpu_matmul(&a, &b, &out), GP_ERROR);
+  EXPECT_NE(std::string(gp_last_error()).find("differ in element type"), std::string::npos)
+      << gp_last_error();
+  EXPECT_EQ(gp_cpu_matmul(&a, nullptr, &out), GP_ERROR);
+  EXPECT_NE(std::string(gp_last_error()).find("missing operand"), std::string::npos)
+      << gp_last_error();
+}
+
 TEST(Gemm, TransposesAlphaBetaBias) {
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {

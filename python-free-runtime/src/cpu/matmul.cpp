@@ -48,11 +48,6 @@ template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const 
 
 extern "C" gp_status gp_cpu_matmul(const gp_tensor *a, const gp_tensor *b,
                                    gp_tensor *out) {
-  if (!a || !b || !out)
-    return fail("matmul: missing operand");
-  if (a->dtype != b->dtype || out->dtype != a->dtype)
-    return fail("matmul: operands " + describe(a) + ", " + describe(b) +
-                " and result " + describe(out) + " differ in element type");
   MatmulShape shape;
   if (matmulShape(a, b, out, "matmul", shape))
     return GP_ERROR;

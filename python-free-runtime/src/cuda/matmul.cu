@@ -301,15 +301,10 @@ gp_status expectF32(const gp_tensor *a, const gp_tensor *b,
 
 extern "C" gp_status gp_cuda_matmul(gp_cuda_ctx *ctx, const gp_tensor *a,
                                     const gp_tensor *b, gp_tensor *out) {
-  if (!ctx || !a || !b || !out)
+  if (!ctx)
     return fail("matmul: missing operand");
-  if (a->dtype != b->dtype || out->dtype != a->dtype)
-    return fail("matmul: operands " + describe(a) + ", " + describe(b) +
-                " and result " + describe(out) + " differ in element type");
-  if (expectF32(a, b, out, "matmul"))
-    return GP_ERROR;
   MatmulShape shape;
-  if (matmulShape(a, b, out, "matmul", shape))
+  if (matmulShape(a, b, out, "matmul", shape) || expectF32(a, b, out, "matmul"))
     return GP_ERROR;
   int64_t m = shape.m, k = shape.k, n = shape.n, numBatch = shape.numBatch;
   const std::vector<int64_t> &batch = shape.batch, &as = shape.strideA, &bs = shape.strideB;
