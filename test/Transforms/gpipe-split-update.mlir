@@ -129,6 +129,38 @@ func.func @train_step_update(%ga: tensor<4xf32> {gpipe.param = @a}) {
 
 // -----
 
+gpipe.param @a : tensor<4xf32> {file = "/m.onnx", initializer = "a"}
+func.func @f_stage0_forward(%x: tensor<4xf32>) -> tensor<4xf32> attributes {gpipe.stage = 0 : i64} {
+  %a = gpipe.get_param @a : tensor<4xf32>
+  return %a : tensor<4xf32>
+}
+// expected-error @+1 {{gpipe-split-update: argument 0 of the update is not the gradient of a parameter (gpipe.param)}}
+func.func @train_step_update(%g: tensor<4xf32>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{gpipe-split-update: the module already has a symbol @train_step_update_stage0}}
+module {
+  gpipe.param @a : tensor<4xf32> {file = "/m.onnx", initializer = "a"}
+  func.func @f_stage0_forward(%x: tensor<4xf32>) -> tensor<4xf32> attributes {gpipe.stage = 0 : i64} {
+    %a = gpipe.get_param @a : tensor<4xf32>
+    return %a : tensor<4xf32>
+  }
+  func.func @train_step_update(%g: tensor<4xf32> {gpipe.param = @a}) {
+    %a = gpipe.get_param @a : tensor<4xf32>
+    %n = gpipe.sub %a, %g : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+    gpipe.set_param @a, %n : tensor<4xf32>
+    return
+  }
+  func.func @train_step_update_stage0() {
+    return
+  }
+}
+
+// -----
+
 // expected-error @+1 {{gpipe-split-update: the module has no update function @train_step_update}}
 module {
 }
