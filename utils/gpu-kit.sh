@@ -71,8 +71,18 @@ model_file() {
   else echo "$root/test/models/$1/model.onnx"; fi
 }
 model_data() { [ "$1" = dropout_mlp ] && echo "$root/test/models/mlp" || echo "$root/test/models/$1"; }
+# resnet_cnn trains with plain SGD: on its four 16x16 images, AdamW's
+# trajectory crosses ReLU kinks that fp32 rounding decides. On the CPU alone,
+# a 1e-5 relative nudge of the initial weights moves the parameters after
+# five AdamW steps by 1.2e-2, and after five SGD steps by 1.1e-3 for one seed
+# in six. On an H100 the GPU's first-step gradient
+# equals the CPU's to 1.2e-7, five SGD steps to 1.4e-7 and five Adam steps
+# to 1.0e-5, but five AdamW steps crossed a kink at step 3 (7e-3): a bound
+# of 1e-4 after five AdamW steps tests luck, not the kernels. AdamW and
+# momentum stay covered by the other models.
 model_flags() {
   case $1 in
+    resnet_cnn) echo "--batch-size 4 --optimizer sgd --lr 0.1" ;;
     transformer_lm) echo "--batch-size 2 --dim seq=8 --class-axis -1 --optimizer momentum --lr 0.1" ;;
     *) echo "--batch-size 4 --optimizer adamw --lr 0.01 --weight-decay 0.01" ;;
   esac

@@ -643,6 +643,73 @@ TEST_F(CudaKernels, MaxPool2dAndGrad) {
   }
 }
 
+
+// The layers of test/models/resnet_cnn at its training shapes (micro-batches
+// of 2 and 4 images of 3x16x16): cuDNN picks its algorithms by shape, and the
+// small cases above need not reach the ones these do.
+TEST_F(CudaKernels, ResNetLayersAtTrainingShapes) {
+  unsigned seed = 500;
+  for (int64_t n : {2, 4}) {
+    const ConvCase convs[] = {
+        {"stem 3->16 16x16", n, 3, 16, 16, 16, 3, 3, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, false},
+        {"block1 16->16 8x8", n, 16, 8, 8, 16, 3, 3, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, false},
+        {"block2 16->32 stride 2", n, 16, 8, 8, 32, 3, 3, 1, {2, 2}, {1, 1, 1, 1}, {1, 1},
+         false},
+        {"block2 32->32 4x4", n, 32, 4, 4, 32, 3, 3, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, false},
+        {"shortcut 1x1 stride 2", n, 16, 8, 8, 32, 1, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1},
+         false},
+    };
+    for (const ConvCase &p : convs) {
+      std::string name = std::string(p.name) + ", batch " + std::to_string(n);
+      auto x = randomF32(p.x(), seed++), w = randomF32(p.weight(), seed++);
+      auto dy = randomF32(p.y(), seed++);
+      Tensor<float> y(GP_F32, p.y()), dx(GP_F32, p.x()), dw(GP_F32, p.weight());
+      compareKernel("conv2d " + name, kMatmul, {&x, &w, nullptr}, {&y},
+                    KERNEL_PAIR(conv2d, t[0], t[1], t[2], p.strides, p.pads, p.dilations,
+                                p.groups, t[3]));
+      compareKernel("conv2d_grad_input " + name, kMatmul, {&dy, &w}, {&dx},
+                    KERNEL_PAIR(conv2d_grad_input, t[0], t[1], p.strides, p.pads,
+                                p.dilations, p.groups, t[2]));
+      compareKernel("conv2d_grad_weight " + name, kMatmul, {&dy, &x}, {&dw},
+                    KERNEL_PAIR(conv2d_grad_weight, t[0], t[1], p.strides, p.pads,
+                                p.dilations, p.groups, t[2]));
+    }
+    for (std::vector<int64_t> dims : {std::vector<int64_t>{n, 16, 16, 16},
+                                      std::vector<int64_t>{n, 16, 8, 8},
+                                      std::vector<int64_t>{n, 32, 4, 4}}) {
+      int64_t c = dims[1];
+      auto x = randomF32(dims, seed++, -1.0f, 3.0f), dy = randomF32(dims, seed++);
+      auto scale = randomF32({c}, seed++, 0.5f, 1.5f), bias = randomF32({c}, seed++);
+      auto mean = randomF32({c}, seed++), var = randomF32({c}, seed++, 0.5f, 2.0f);
+      Tensor<float> out(GP_F32, dims), newMean(GP_F32, {c}), newVar(GP_F32, {c});
+      compareKernel("batch_norm_train " + str(dims), kF32,
+                    {&x, &scale, &bias, &mean, &var}, {&out, &newMean, &newVar},
+                    KERNEL_PAIR(batch_norm_train, t[0], t[1], t[2], t[3], t[4], 1e-5f,
+                                0.9f, false, t[5], t[6], t[7]));
+      Tensor<float> dx(GP_F32, dims), dscale(GP_F32, {c}), dbias(GP_F32, {c});
+      compareKernel("batch_norm_train_grad " + str(dims), kF32, {&dy, &x, &scale},
+                    {&dx, &dscale, &dbias},
+                    KERNEL_PAIR(batch_norm_train_grad, t[0], t[1], t[2], 1e-5f, t[3],
+                                t[4], t[5]));
+    }
+    // The 2x2 max pool after a ReLU: many windows of tied zeros, whose
+    // gradient goes to the first of them on both devices.
+    std::vector<int64_t> dims{n, 16, 16, 16}, pooled{n, 16, 8, 8};
+    auto x = randomF32(dims, seed++, -2.0f, 1.0f);
+    for (int64_t i = 0; i < x.size(); ++i)
+      x[i] = std::max(x[i], 0.0f);
+    auto dy = randomF32(pooled, seed++);
+    const int64_t kernel[2] = {2, 2}, strides[2] = {2, 2}, pads[4] = {0, 0, 0, 0},
+                  dilations[2] = {1, 1};
+    Tensor<float> y(GP_F32, pooled), dx(GP_F32, dims);
+    compareKernel("max_pool2d after relu, batch " + std::to_string(n), kExact, {&x}, {&y},
+                  KERNEL_PAIR(max_pool2d, t[0], kernel, strides, pads, dilations, t[1]));
+    compareKernel("max_pool2d_grad after relu, batch " + std::to_string(n), kExact, {&dy, &x},
+                  {&dx},
+                  KERNEL_PAIR(max_pool2d_grad, t[0], t[1], kernel, strides, pads, dilations,
+                              t[2]));
+  }
+}
 TEST_F(CudaKernels, AvgPool2dAndGrad) {
   unsigned seed = 1;
   for (const PoolCase &p : kPoolCases) {
