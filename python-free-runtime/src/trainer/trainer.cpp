@@ -966,6 +966,32 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   std::string planError = checkPipelinePlan(plan);
   if (!planError.empty())
     return fail("the compiled program is inconsistent: " + planError);
+  // The seeds of the loss function's other float results (the outputs
+  // beside the loss) are zeros at every step: made once, on the device of
+  // the stage that returns them, not allocated, cleared and uploaded per
+  // step (a language model's logits are hundreds of MB).
+  std::vector<Tensor> zeroSeeds(lossFn.numResults);
+  for (int32_t r = 1; r < lossFn.numResults; ++r) {
+    const ValueSpec &v = lossFn.results[r];
+    if (v.dtype != GP_F32 && v.dtype != GP_F64)
+      continue;
+    Tensor seed = Tensor::allocate(v.dtype, v.rank, v.dims);
+    if (seed.empty())
+      return fail("out of memory for the gradient seed of result " + std::to_string(r));
+    std::memset(seed.view()->data, 0, seed.bytes());
+    int holder = -1;
+    for (int s = 0; s < program.stages && holder < 0; ++s)
+      for (const std::vector<int64_t> &positions : plan.stageInfo[s].returns)
+        if (std::find(positions.begin(), positions.end(), r) != positions.end())
+          holder = s;
+    bool local = holder >= 0 && (!distributed || holder == mpi.rank());
+    if (accelerator && local) {
+      seed = onDevice(seed, accelerator->deviceOf(contexts[holder]), error);
+      if (seed.empty())
+        return fail(error);
+    }
+    zeroSeeds[r] = std::move(seed);
+  }
   Trace trace(!o.trace.empty());
   long long currentStep = 0;
   StageRunner runner = [&](int s, bool keeping, bool backward, int mb,
@@ -1150,19 +1176,17 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     for (int mb = 0; mb < program.microBatches; ++mb)
       for (int32_t r = 0; r < lossFn.numResults; ++r) {
         const ValueSpec &v = lossFn.results[r];
-        if (v.dtype != GP_F32 && v.dtype != GP_F64) {
-          seeds[mb].emplace_back();
+        if (r > 0 || (v.dtype != GP_F32 && v.dtype != GP_F64)) {
+          seeds[mb].push_back(zeroSeeds[r]); // Read only: shared by every micro-batch.
           continue;
         }
+        // The mini-batch's loss is the micro-batch losses weighted by share.
         Tensor seed = Tensor::allocate(v.dtype, v.rank, v.dims);
         std::memset(seed.view()->data, 0, seed.bytes());
-        // The mini-batch's loss is the micro-batch losses weighted by share.
-        if (r == 0) {
-          if (v.dtype == GP_F32)
-            *static_cast<float *>(seed.view()->data) = static_cast<float>(share[mb]);
-          else
-            *static_cast<double *>(seed.view()->data) = share[mb];
-        }
+        if (v.dtype == GP_F32)
+          *static_cast<float *>(seed.view()->data) = static_cast<float>(share[mb]);
+        else
+          *static_cast<double *>(seed.view()->data) = share[mb];
         seeds[mb].push_back(std::move(seed));
       }
     PipelineRun run;
