@@ -377,7 +377,9 @@ sanitizers() {
     timeout "$3" "${kitenv[@]}" "$cs" --tool "$2" --error-exitcode 99 --print-limit 20 \
       "${@:4}" > "$log" 2>&1
     local status=$?
-    if [ $status -eq 0 ] && grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+    # memcheck ends with "ERROR SUMMARY: 0 errors", racecheck with
+    # "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)".
+    if [ $status -eq 0 ] && grep -qE "(ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards displayed \(0 errors)" "$log"; then
       pass "$name ($2, $((SECONDS - t0)) s)"
     else
       fail "$name ($2, exit $status)"; grep -m 5 -E "=+ (Invalid|Race|Error|ERROR)" "$log"
