@@ -349,7 +349,10 @@ import json, sys
 p = json.load(open(sys.argv[1]))
 ops = sorted(p["ops"], key=lambda o: -(o["forward_ms"] + o["backward_ms"] + o["recompute_ms"]))
 total = sum(o["forward_ms"] + o["backward_ms"] + o["recompute_ms"] for o in p["ops"])
-print(f"{sys.argv[1]}: {total:.2f} ms per micro-batch in ops; the slowest nodes:")
+u = p.get("unattributed", {})
+own = u.get("forward_ms", 0) + u.get("backward_ms", 0) + u.get("recompute_ms", 0)
+print(f"{sys.argv[1]}: {total:.2f} ms per micro-batch in the model's ops, {own:.2f} ms in the "
+      "compiler's own (the loss, its gradient); the slowest nodes:")
 for o in ops[:10]:
     t = o["forward_ms"] + o["backward_ms"] + o["recompute_ms"]
     print(f"  {o['name']:<48} fwd {o['forward_ms']:8.3f}  bwd {o['backward_ms']:8.3f} ms ({100 * t / total:4.1f}%)")

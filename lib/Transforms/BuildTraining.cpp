@@ -97,6 +97,7 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
     return out;
   }
   Type labelType = outType;
+  std::optional<int64_t> flatRows; // Classes last: scores and labels flattened to rows.
   bool classLoss = loss == "cross-entropy" || loss == "nll";
   if (classLoss) {
     int64_t rank = outType.getRank();
@@ -105,7 +106,21 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
       return emitError(loc) << "gpipe-build-training: loss=" << loss << " needs scores of rank "
                             << ">= 2 with the class dimension (" << classAxis
                             << ") after the batch dimension, got " << outType;
-    if (axis != 1) {
+    if (axis == rank - 1 && rank > 2 && outType.hasStaticShape()) {
+      // Classes last (a language model's [batch, positions, vocabulary]):
+      // the rows [batch * positions, classes] are the same elements in the
+      // same order, each row's classes contiguous for the softmax. A
+      // transpose to [batch, classes, positions] would copy the scores and
+      // leave the softmax striding across them. Mean, ignore_index and
+      // class weights are over all positions either way.
+      SmallVector<int64_t> shape(outType.getShape().drop_back());
+      int64_t rows = 1;
+      for (int64_t d : shape)
+        rows *= d;
+      out = g.make<ReshapeOp>(out, {g.named("shape", g.i64Array({rows, outType.getDimSize(axis)}))});
+      labelType = RankedTensorType::get(shape, IntegerType::get(&getContext(), 64));
+      flatRows = rows;
+    } else if (axis != 1) {
       // Bring the classes to dimension 1, where the loss ops expect them.
       SmallVector<int64_t> perm{0, axis};
       for (int64_t d = 1; d < rank; ++d)
@@ -114,9 +129,11 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
       out = g.make<TransposeOp>(out, {g.named("perm", g.i64Array(perm))});
       outType = typeOf(out);
     }
-    SmallVector<int64_t> shape{outType.getDimSize(0)};
-    llvm::append_range(shape, outType.getShape().drop_front(2));
-    labelType = RankedTensorType::get(shape, IntegerType::get(&getContext(), 64));
+    if (!flatRows) {
+      SmallVector<int64_t> shape{outType.getDimSize(0)};
+      llvm::append_range(shape, outType.getShape().drop_front(2));
+      labelType = RankedTensorType::get(shape, IntegerType::get(&getContext(), 64));
+    }
   }
   Block &body = step.getBody().front();
   Value label = body.addArgument(labelType, loc);
@@ -124,6 +141,8 @@ FailureOr<Value> BuildTrainingPass::buildLoss(GradientBuilder &g, func::FuncOp s
                                  step.getFunctionType().getResults()));
   step.setArgAttr(cast<BlockArgument>(label).getArgNumber(), "gpipe.name",
                   StringAttr::get(&getContext(), labelName));
+  if (flatRows)
+    label = g.make<ReshapeOp>(label, {g.named("shape", g.i64Array({*flatRows}))});
   auto mean = g.named("reduction", LossReductionAttr::get(&getContext(), LossReduction::Mean));
   if (loss == "cross-entropy")
     return g.make<SoftmaxCrossEntropyOp>({out, label}, {mean});
