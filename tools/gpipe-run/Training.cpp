@@ -292,23 +292,32 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
     for (double &s : share)
       s = total > 0 ? s / total : 0.0;
   }
+  // The seeds of the outputs beside the loss are zeros: one tensor each,
+  // shared (read only) by the micro-batches.
+  std::vector<HostTensor> zeros;
+  for (auto [i, t] : llvm::enumerate(p.lossFn.getFunctionType().getResults())) {
+    auto type = cast<RankedTensorType>(t);
+    zeros.emplace_back();
+    if (i == 0 || !isa<FloatType>(type.getElementType()))
+      continue;
+    zeros.back() = *HostTensor::allocate(type);
+    std::memset(zeros.back().data(), 0, zeros.back().bytes());
+  }
   std::vector<std::vector<HostTensor>> seeds(m);
   for (int mb = 0; mb < m; ++mb)
     for (auto [i, t] : llvm::enumerate(p.lossFn.getFunctionType().getResults())) {
       auto type = cast<RankedTensorType>(t);
-      if (!isa<FloatType>(type.getElementType())) {
-        seeds[mb].emplace_back();
+      if (i > 0 || !isa<FloatType>(type.getElementType())) {
+        seeds[mb].push_back(zeros[i]);
         continue;
       }
+      // The mini-batch's loss is the micro-batch losses weighted by share.
       HostTensor seed = *HostTensor::allocate(type);
       std::memset(seed.data(), 0, seed.bytes());
-      if (i == 0) {
-        // The mini-batch's loss is the micro-batch losses weighted by share.
-        if (type.getElementType().isF32())
-          *static_cast<float *>(seed.data()) = static_cast<float>(share[mb]);
-        else
-          *static_cast<double *>(seed.data()) = share[mb];
-      }
+      if (type.getElementType().isF32())
+        *static_cast<float *>(seed.data()) = static_cast<float>(share[mb]);
+      else
+        *static_cast<double *>(seed.data()) = share[mb];
       seeds[mb].push_back(std::move(seed));
     }
   FailureOr<PipelineResult> result =
