@@ -249,7 +249,7 @@ run() {
     # the benchmark's table and the profiles beside it.
     if [ -n "${OUT:-}" ]; then
       tar -C "$work" -czf "$OUT/gpu-kit-logs.tar.gz" logs 2>/dev/null
-      cp "$logs"/bench.log "$logs"/*-profile.json "$OUT/" 2>/dev/null
+      cp "$logs"/bench.log "$logs"/*-profile.json "$logs"/*-trace.json "$OUT/" 2>/dev/null
     fi
     echo "gpu kit: $passed passed, $failed failed"
     rm -rf "$work"
@@ -359,6 +359,22 @@ for o in ops[:10]:
 EOF
       else
         fail "$b profile"; tail -3 "$logs/$b-profile.log"
+      fi
+    done
+    # Where a step's wall time goes: the trace's forward, backward and
+    # update spans against the step (from the start of one step's first
+    # span to the next's), averaged over steps 2 to 5. Time outside every
+    # span is the trainer's own work between the functions (it found the
+    # 411 MB seed GPT-2 uploaded per step).
+    for b in gpt2_small_lm resnet_cnn; do
+      [ -x "$work/bench/${b}_tf32" ] || continue
+      if timeout 120 "${kitenv[@]}" "$work/bench/${b}_tf32" --model "$work/bench/$b.onnx" --data "$work/bench/${b}_x.npy" \
+           --labels "$work/bench/${b}_y.npy" --steps 6 --no-progress --trace "$logs/$b-tf32-trace.json" \
+           > "$logs/$b-trace.log" 2>&1 &&
+         "$python" "$root/utils/trace_summary.py" "$logs/$b-tf32-trace.json"; then
+        :
+      else
+        fail "$b trace"; tail -3 "$logs/$b-trace.log"
       fi
     done
   fi
