@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -147,9 +149,8 @@ public:
   }
 
   bool run(const std::vector<int> &local, PipelineRun &out, std::string &error) {
-    std::vector<std::thread> threads;
     for (int s : local)
-      threads.emplace_back([this, s] {
+      postToStageThread(s, [this, s] {
         // A new thread starts from the default thread count, not the
         // caller's.
         if (plan.threadsPerStage > 0)
@@ -171,9 +172,9 @@ public:
       // blocked device call): say where each stage is and end the process.
       int64_t seen = -1;
       auto since = std::chrono::steady_clock::now();
-      while (!(done == threads.size() || stopping)) {
+      while (!(done == local.size() || stopping)) {
         if (plan.stallSeconds <= 0) {
-          doneChanged.wait(lock, [&] { return done == threads.size() || stopping; });
+          doneChanged.wait(lock, [&] { return done == local.size() || stopping; });
           break;
         }
         doneChanged.wait_for(lock, std::chrono::milliseconds(200));
@@ -194,7 +195,7 @@ public:
         }
       }
       if (!doneChanged.wait_for(lock, std::chrono::duration<double>(plan.stopGraceSeconds),
-                                [&] { return done == threads.size(); })) {
+                                [&] { return done == local.size(); })) {
         std::lock_guard<std::mutex> errorLock(errorMutex);
         std::fprintf(stderr,
                      "%s: error: %s (a stage did not stop within %g s of the failure; "
@@ -207,8 +208,10 @@ public:
         std::_Exit(1);
       }
     }
-    for (std::thread &t : threads)
-      t.join();
+    // Each task ends after it counted itself done (it still unlocks
+    // doneMutex): wait for the tasks, as a join would, before this object
+    // can go.
+    waitForStageThreads(local);
     std::string finishError;
     if (firstError.empty() && !transport.finish(finishError))
       fail(finishError);
@@ -443,6 +446,79 @@ private:
 
 std::unique_ptr<Transport> gp::makeQueueTransport(int stages) {
   return std::make_unique<QueueTransport>(stages);
+}
+
+namespace {
+/// The stage threads of postToStageThread.
+class StageThreads {
+public:
+  void post(int stage, std::function<void()> task) {
+    Slot &slot = this->slot(stage);
+    {
+      std::lock_guard<std::mutex> lock(slot.mutex);
+      slot.tasks.push_back(std::move(task));
+      ++slot.posted;
+      if (!slot.started) {
+        slot.started = true;
+        // Never joined: the pool lives as long as the process (a thread
+        // blocked in a device call must not hold up its exit).
+        std::thread([&slot] { slot.loop(); }).detach();
+      }
+    }
+    slot.changed.notify_all();
+  }
+  void wait(int stage) {
+    Slot &slot = this->slot(stage);
+    std::unique_lock<std::mutex> lock(slot.mutex);
+    slot.changed.wait(lock, [&] { return slot.finished == slot.posted; });
+  }
+
+private:
+  struct Slot {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::function<void()>> tasks;
+    long long posted = 0, finished = 0;
+    bool started = false;
+    void loop() {
+      std::unique_lock<std::mutex> lock(mutex);
+      for (;;) {
+        changed.wait(lock, [&] { return !tasks.empty(); });
+        std::function<void()> task = std::move(tasks.front());
+        tasks.pop_front();
+        lock.unlock();
+        task();
+        task = nullptr; // Its captures go before it counts as finished.
+        lock.lock();
+        ++finished;
+        changed.notify_all();
+      }
+    }
+  };
+  Slot &slot(int stage) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::unique_ptr<Slot> &s = slots[stage];
+    if (!s)
+      s = std::make_unique<Slot>();
+    return *s;
+  }
+  std::mutex mutex;
+  std::map<int, std::unique_ptr<Slot>> slots;
+};
+
+StageThreads &stageThreads() {
+  static StageThreads *pool = new StageThreads(); // Never destroyed (see post).
+  return *pool;
+}
+} // namespace
+
+void gp::postToStageThread(int stage, std::function<void()> task) {
+  stageThreads().post(stage, std::move(task));
+}
+
+void gp::waitForStageThreads(const std::vector<int> &stages) {
+  for (int s : stages)
+    stageThreads().wait(s);
 }
 
 bool gp::accumulate(Tensor &acc, const Tensor &value, std::string &error) {

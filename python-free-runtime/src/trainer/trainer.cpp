@@ -17,11 +17,8 @@
 #include <chrono>
 #include <cerrno>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -591,78 +588,6 @@ bool evaluate(const Program &program, const Data &data, FunctionContext &ctx,
   return true;
 }
 
-/// Long-lived threads, one per slot, each running the tasks posted to it in
-/// order. The stage updates run here rather than on a thread made per step:
-/// a new thread starts a new OpenMP team at its first parallel loop, and on
-/// the 2-core development machine that cost the tiny transformer LM's split
-/// update 15 to 90 ms a step, against 0.2 ms on a reused thread.
-class Workers {
-public:
-  explicit Workers(int count) {
-    for (int i = 0; i < count; ++i)
-      slots.push_back(std::make_unique<Slot>());
-  }
-  Workers(const Workers &) = delete;
-  Workers &operator=(const Workers &) = delete;
-  ~Workers() {
-    for (auto &slot : slots) {
-      if (!slot->thread.joinable())
-        continue;
-      {
-        std::lock_guard<std::mutex> lock(slot->mutex);
-        slot->quit = true;
-      }
-      slot->changed.notify_all();
-      slot->thread.join();
-    }
-  }
-  /// Runs `task` on slot `i`'s thread (started on first use).
-  void post(int i, std::function<void()> task) {
-    Slot &slot = *slots[i];
-    {
-      std::lock_guard<std::mutex> lock(slot.mutex);
-      slot.tasks.push_back(std::move(task));
-      ++slot.posted;
-    }
-    if (!slot.thread.joinable())
-      slot.thread = std::thread([&slot] { slot.loop(); });
-    slot.changed.notify_all();
-  }
-  /// Waits until every task posted so far has run.
-  void wait() {
-    for (auto &slot : slots) {
-      std::unique_lock<std::mutex> lock(slot->mutex);
-      slot->changed.wait(lock, [&] { return slot->finished == slot->posted; });
-    }
-  }
-
-private:
-  struct Slot {
-    std::thread thread;
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::deque<std::function<void()>> tasks;
-    long long posted = 0, finished = 0;
-    bool quit = false;
-    void loop() {
-      std::unique_lock<std::mutex> lock(mutex);
-      for (;;) {
-        changed.wait(lock, [&] { return quit || !tasks.empty(); });
-        if (tasks.empty())
-          return;
-        std::function<void()> task = std::move(tasks.front());
-        tasks.pop_front();
-        lock.unlock();
-        task();
-        lock.lock();
-        ++finished;
-        changed.notify_all();
-      }
-    }
-  };
-  std::vector<std::unique_ptr<Slot>> slots;
-};
-
 /// What ran when, per stage, for a Chrome trace (chrome://tracing,
 /// Perfetto): one row per stage, one box per forward/backward and update.
 class Trace {
@@ -1079,9 +1004,6 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     zeroSeeds[r] = std::move(seed);
   }
   Trace trace(!o.trace.empty());
-  // The split update's threads, one per stage (destroyed, joined, before
-  // the accelerator detaches).
-  Workers updaters(program.stages);
   long long currentStep = 0;
   StageRunner runner = [&](int s, bool keeping, bool backward, int mb,
                            const std::vector<Tensor> &args, std::vector<Tensor> &results,
@@ -1302,8 +1224,10 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
       return true;
     };
     // With a split update, the local stages update their own parameters,
-    // at once, each on its own thread (its device), kept from step to step.
+    // at once, each on its stage's thread (its device; the thread its
+    // forward and backward ran on, kept from step to step).
     auto updateStages = [&]() {
+      std::vector<int> updating;
       std::vector<std::string> errors(program.stages);
       // Every gradient first: a missing one fails before any thread starts.
       std::vector<std::vector<Tensor>> stageGrads(program.stages);
@@ -1315,7 +1239,8 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
         int32_t index = program.stageUpdateFunctions[s];
         if (index < 0)
           continue;
-        updaters.post(s, [&, s, index, grads = std::move(stageGrads[s])] {
+        updating.push_back(s);
+        postToStageThread(s, [&, s, index, grads = std::move(stageGrads[s])] {
           // The update's ops are not the stage's: they stay out of its profile.
           OpProfile *profile = std::exchange(contexts[s].profile, nullptr);
           std::vector<Tensor> nothing;
@@ -1327,7 +1252,7 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
           contexts[s].profile = profile;
         });
       }
-      updaters.wait();
+      waitForStageThreads(updating);
       for (int s : localStages) {
         if (!errors[s].empty()) {
           error = "stage " + std::to_string(s) + ": " + errors[s];

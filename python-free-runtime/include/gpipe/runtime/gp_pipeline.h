@@ -141,6 +141,15 @@ bool runPipeline(const PipelinePlan &plan, const StageRunner &runner,
 /// acc += value (acc empty: acc = value); false with `error` on failure.
 bool accumulate(Tensor &acc, const Tensor &value, std::string &error);
 
+/// Runs `task` on pipeline stage `stage`'s thread: one long-lived thread per
+/// stage index, started on first use and kept for the process, on which
+/// runPipeline runs that stage's calls (and the trainer its update). A
+/// thread made per step would start a new OpenMP team at its first parallel
+/// loop each time. Tasks posted to one stage run in order.
+void postToStageThread(int stage, std::function<void()> task);
+/// Waits until every task posted so far to the threads of `stages` has run.
+void waitForStageThreads(const std::vector<int> &stages);
+
 } // namespace gp
 
 #endif // GPIPE_RUNTIME_GP_PIPELINE_H
