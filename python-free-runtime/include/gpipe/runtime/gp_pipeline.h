@@ -131,7 +131,9 @@ std::string checkPipelinePlan(const PipelinePlan &plan);
 /// non-float ones).
 /// With `transport`, only the stages in `localStages` run here and the
 /// others are elsewhere (outputs and gradients then cover the local
-/// stages only).
+/// stages only). The stages run on the process's stage threads
+/// (postToStageThread): one runPipeline at a time per process, and never
+/// from inside a stage's call (the calls would wait on each other).
 bool runPipeline(const PipelinePlan &plan, const StageRunner &runner,
                  const std::vector<std::vector<Tensor>> &inputs,
                  const std::vector<std::vector<Tensor>> &outputGrads, PipelineRun &out,
