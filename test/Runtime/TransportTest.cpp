@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace {
@@ -126,6 +130,67 @@ TEST(PipelineDeathTest, ARunWithoutProgressEndsTheProcessNamingEachStage) {
   EXPECT_EXIT(runStuck(plan, identity), ::testing::ExitedWithCode(1),
               "error: no stage made progress in 0.3 s \\(stage 0 is done; stage 1 in its "
               "activation receive of micro-batch 0\\); exiting");
+}
+
+/// A number per thread, new for every thread ever made (a std::thread::id
+/// may be reused once its thread has ended).
+int threadSerial() {
+  static std::atomic<int> next{0};
+  thread_local int mine = ++next;
+  return mine;
+}
+
+// The stages run on threads kept for the process: a stage's calls run on
+// the same thread from run to run (a new thread would start a new OpenMP
+// team every step), each stage on its own, none on the caller's.
+TEST(PipelineThreads, AStageRunsOnTheSameThreadFromRunToRun) {
+  gp::PipelinePlan plan;
+  plan.stages = 2;
+  plan.microBatches = 1;
+  plan.stageInfo.resize(2);
+  for (gp::PipelineStage &info : plan.stageInfo) {
+    info.sources = {{-1, 0}};
+    info.returns = {{}};
+    info.keeping.present = true;
+  }
+  plan.programs = {{{gp::ActionKind::Forward, 0, -1}}, {{gp::ActionKind::Forward, 0, -1}}};
+  std::mutex mutex;
+  std::map<int, std::set<int>> seen;
+  gp::StageRunner runner = [&](int stage, bool, bool, int, const std::vector<gp::Tensor> &args,
+                               std::vector<gp::Tensor> &results, std::string &) {
+    std::lock_guard<std::mutex> lock(mutex);
+    seen[stage].insert(threadSerial());
+    results = args;
+    return true;
+  };
+  for (int run = 0; run < 3; ++run) {
+    std::vector<std::vector<gp::Tensor>> inputs = {{message(0).values[0]}}, grads = {{}};
+    gp::PipelineRun out;
+    std::string error;
+    ASSERT_TRUE(gp::runPipeline(plan, runner, inputs, grads, out, error)) << error;
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].size(), 1u);
+  EXPECT_EQ(seen[1].size(), 1u);
+  EXPECT_NE(*seen[0].begin(), *seen[1].begin());
+  EXPECT_EQ(seen[0].count(threadSerial()), 0u);
+  EXPECT_EQ(seen[1].count(threadSerial()), 0u);
+}
+
+// Tasks posted to a stage's thread run there in order; waiting covers all.
+TEST(PipelineThreads, PostedTasksRunInOrderAndAreWaitedFor) {
+  std::vector<int> order;
+  std::set<int> threads;
+  for (int i = 0; i < 20; ++i)
+    gp::postToStageThread(7, [&, i] {
+      order.push_back(i);
+      threads.insert(threadSerial());
+    });
+  gp::waitForStageThreads({7});
+  ASSERT_EQ(order.size(), 20u);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(order[i], i);
+  EXPECT_EQ(threads.size(), 1u);
 }
 
 } // namespace
