@@ -651,8 +651,13 @@ constexpr int kBlock = 256;
   os << functions;
   os << "// The program.\n" << tables;
   os << "\n} // namespace\n\n";
-  os << "int main(int argc, char **argv) { return gp::" << (cuda ? "cudaTrainerMain" : "trainerMain")
-     << "(kProgram, argc, argv); }\n";
+  // A CPU trainer prefers passive OpenMP waiting (re-executing itself once
+  // if the environment does not choose): gp::preferPassiveOpenMP.
+  if (cuda)
+    os << "int main(int argc, char **argv) { return gp::cudaTrainerMain(kProgram, argc, argv); }\n";
+  else
+    os << "int main(int argc, char **argv) {\n  gp::preferPassiveOpenMP(argv);\n"
+          "  return gp::trainerMain(kProgram, argc, argv);\n}\n";
   return success();
 }
 

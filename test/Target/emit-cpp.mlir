@@ -226,7 +226,10 @@ func.func @main(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> (tensor<2x3xf32> {gpi
 // CHECK-NEXT:     /*schedule=*/"1f1b", /*recompute=*/"except-last",
 // CHECK-NEXT:     /*evalFunction=*/10,
 // CHECK-NEXT: };
-// CHECK: int main(int argc, char **argv) { return gp::trainerMain(kProgram, argc, argv); }
+// CHECK:      int main(int argc, char **argv) {
+// CHECK-NEXT:   gp::preferPassiveOpenMP(argv);
+// CHECK-NEXT:   return gp::trainerMain(kProgram, argc, argv);
+// CHECK-NEXT: }
 
 // FULL:      const gp::StageSpec kStages[] = {
 // FULL-NEXT:     {kStage0Actions, 6, 2, 3, -1, -1},

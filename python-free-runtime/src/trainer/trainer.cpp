@@ -786,6 +786,16 @@ std::unique_ptr<Transport> gp::Accelerator::transport(std::unique_ptr<Transport>
   return inner;
 }
 
+void gp::preferPassiveOpenMP(char **argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT"))
+    return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+    return;
+  execv("/proc/self/exe", argv);
+  // Still here: the exec failed. Run as is, and say so in the environment.
+  unsetenv("OMP_WAIT_POLICY");
+}
+
 int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *accelerator) {
   const FunctionSpec &lossFn = program.functions[program.lossFunction];
   int64_t micro = program.numInputs ? program.inputs[0].dims[0] : 1;
@@ -794,6 +804,12 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::printf(kUsage, argv[0], program.stages, program.microBatches, program.schedule,
                   program.recompute, static_cast<long long>(batch));
+      if (const char *policy = std::getenv("OMP_WAIT_POLICY"))
+        std::printf("OMP_WAIT_POLICY=%s (a CPU trainer sets passive unless OMP_WAIT_POLICY or "
+                    "GOMP_SPINCOUNT is set)\n",
+                    policy);
+      else
+        std::printf("OMP_WAIT_POLICY unset: libgomp's default waiting\n");
       return 0;
     }
   Options o;
