@@ -21,7 +21,8 @@
 #       racecheck last. cuBLASLt, cuDNN and NCCL come from that machine (the
 #       CUDA toolkit, the system, or Python's nvidia-* packages). Ends with "gpu kit: N passed, M
 #       failed"; with $OUT set, the logs go there (gpu-kit-logs.tar.gz, with
-#       the benchmark's table and the profiles beside it).
+#       the benchmark's table, the profiles and the traces beside it; each
+#       trace's step is summed by utils/trace_summary.py).
 #
 # GPU_KIT_TARGET=cpu packs CPU trainers instead (no GPU checks, no
 # benchmark): a kit whose `run` goes through every other step on this

@@ -151,8 +151,8 @@ public:
   bool run(const std::vector<int> &local, PipelineRun &out, std::string &error) {
     for (int s : local)
       postToStageThread(s, [this, s] {
-        // A new thread starts from the default thread count, not the
-        // caller's.
+        // The stage thread outlives this run: take this plan's thread
+        // count (another plan may have set another).
         if (plan.threadsPerStage > 0)
           gp_cpu_set_num_threads(plan.threadsPerStage);
         if (!runStage(s))

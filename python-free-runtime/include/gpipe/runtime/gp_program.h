@@ -336,7 +336,8 @@ int trainerMain(const Program &program, int argc, char **argv,
 /// OMP_WAIT_POLICY=passive (libgomp reads it only when it loads). Threads
 /// that spin between parallel loops take cores (or a core's other hardware
 /// thread) from the stages' working threads: the benchmark LM's step took
-/// 459 ms spinning and 192 ms passive on 2 vCPUs. If the exec fails the
+/// 342 ms spinning (OMP_WAIT_POLICY=active) and 183 ms passive on 2 vCPUs
+/// (docs/runtime.md). If the exec fails the
 /// program goes on as it is.
 void preferPassiveOpenMP(char **argv);
 /// The accelerator trainerMain uses when it is given none (nullptr: none);
