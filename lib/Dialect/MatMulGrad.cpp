@@ -26,8 +26,30 @@ LogicalResult MatMulOp::buildGradients(GradientBuilder &g, ArrayRef<Value> resul
   Value dy = resultGrads[0];
   if (!dy)
     return success();
-  // Work with the rank >= 2 forms numpy.matmul promotes vectors to.
   auto lt = typeOf(getLhs()), rt = typeOf(getRhs());
+  auto dt = typeOf(dy);
+  // One weight matrix for every row: x [..., M, K] times w [K, N]. The rows
+  // of every batch entry form one [P, K] matrix (P = batch * M, a view of
+  // the same bytes), so each gradient is one GEMM with the transpose in its
+  // flags: dx = dy w^T, dw = x^T dy. The general rule below would copy w^T,
+  // copy x^T per batch entry, multiply per entry and sum over the batch.
+  if (rt.getRank() == 2 && lt.getRank() >= 2 && lt.hasStaticShape() && rt.hasStaticShape() &&
+      dt.hasStaticShape()) {
+    int64_t k = rt.getDimSize(0), n = rt.getDimSize(1);
+    int64_t rows = lt.getNumElements() / k;
+    auto &b = g.builder();
+    auto gemm = [&](Value x, Value y, bool tx, bool ty) {
+      return g.make<GemmOp>({x, y}, {g.named("alpha", b.getF32FloatAttr(1.0f)),
+                                     g.named("beta", b.getF32FloatAttr(0.0f)),
+                                     g.named("trans_a", b.getBoolAttr(tx)),
+                                     g.named("trans_b", b.getBoolAttr(ty))});
+    };
+    Value x2 = g.reshape(getLhs(), {rows, k}), d2 = g.reshape(dy, {rows, n});
+    operandGrads[0] = g.reshape(gemm(d2, getRhs(), false, true), lt.getShape());
+    operandGrads[1] = gemm(x2, d2, true, false);
+    return success(!g.failed());
+  }
+  // Work with the rank >= 2 forms numpy.matmul promotes vectors to.
   SmallVector<int64_t> lShape(lt.getShape()), rShape(rt.getShape());
   if (lShape.size() == 1)
     lShape.insert(lShape.begin(), 1);

@@ -379,7 +379,16 @@ LogicalResult Emitter::emitOp(Operation *op) {
         exprs[o.getResult()] = name;
         return success();
       })
-      .Case<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp>([&](Operation *) {
+      .Case<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp>([&](Operation *) -> LogicalResult {
+        // The memory plan made it a view: its operand's bytes, reshaped.
+        if (op->hasAttr("gpipe.view")) {
+          std::string name = "v" + std::to_string(counter++);
+          bodyOs << llvm::formatv("  gp_tensor {0} = {{{1}, ({2})->data};\n", name,
+                                  shapeFields(op->getResult(0).getType()),
+                                  in(op->getOperand(0)));
+          exprs[op->getResult(0)] = "&" + name;
+          return success();
+        }
         return result0([&](const std::string &r) {
           return llvm::formatv("gp_cpu_copy({0}, {1})", in(op->getOperand(0)), r).str();
         });

@@ -74,6 +74,9 @@ std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v) {
   auto result = dyn_cast<OpResult>(v);
   if (!result)
     return std::nullopt;
+  // A view's bytes are those of the tensor it views.
+  if (result.getOwner()->hasAttr("gpipe.view"))
+    return arenaRange(result.getOwner()->getOperand(0));
   auto offsets = result.getOwner()->getAttrOfType<DenseI64ArrayAttr>("gpipe.arena_offsets");
   if (!offsets || static_cast<int64_t>(offsets.size()) <= result.getResultNumber() ||
       offsets[result.getResultNumber()] < 0)
@@ -211,6 +214,7 @@ DenseSet<Operation *> recomputedOps(func::FuncOp forward, func::FuncOp backward)
     if (inserted) {
       NamedAttrList list(op->getAttrDictionary());
       list.erase("gpipe.arena_offsets");
+      list.erase("gpipe.view");
       it->second = list.getDictionary(op->getContext());
     }
     return it->second;

@@ -27,6 +27,21 @@ using namespace mlir::gpipe;
 namespace {
 
 constexpr StringLiteral kPass = "gpipe-plan-memory";
+constexpr StringLiteral kOffsetsAttr = "gpipe.arena_offsets";
+constexpr StringLiteral kViewAttr = "gpipe.view";
+
+/// Ops whose result holds the operand's elements in the same order: only
+/// the shape differs, so the result can be the operand's bytes.
+bool isViewOp(Operation *op) {
+  if (!isa<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp>(op) || op->getNumResults() != 1 ||
+      op->getNumOperands() < 1)
+    return false;
+  auto in = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+  auto out = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  return in && out && in.hasStaticShape() && out.hasStaticShape() &&
+         in.getElementType() == out.getElementType() &&
+         in.getNumElements() == out.getNumElements();
+}
 
 /// A tensor to place: its bytes (rounded up to the alignment) and the op
 /// indices where it is first and last alive.
@@ -103,10 +118,36 @@ private:
         return op.emitError(kPass) << ": ops with regions cannot be planned";
       index[&op] = n++;
     }
+    // The op index of a value's last use; a view's uses count for its root.
+    auto lastUse = [&](Value v, int64_t from) {
+      int64_t last = from;
+      for (Operation *user : v.getUsers())
+        last = std::max(last, index.lookup(body.findAncestorOpInBlock(*user)));
+      return last;
+    };
     std::vector<Buffer> buffers;
+    DenseMap<Value, size_t> bufferOf;
+    // Views: a reshape-like op reads its operand's bytes under another
+    // shape. Its root is the arena tensor or function argument the bytes
+    // belong to; a parameter read's or constant's bytes are not the
+    // function's to alias (a store may replace them).
+    DenseMap<Value, Value> rootOf;
     for (Operation &op : body) {
+      op.removeAttr(kViewAttr);
       if (isa<GetParamOp>(op) || op.hasTrait<OpTrait::ConstantLike>())
         continue;
+      if (views && isViewOp(&op)) {
+        Value source = op.getOperand(0);
+        Value root = rootOf.lookup(source);
+        if (!root)
+          root = source;
+        if (isa<BlockArgument>(root) || bufferOf.count(root)) {
+          op.removeAttr(kOffsetsAttr);
+          op.setAttr(kViewAttr, UnitAttr::get(op.getContext()));
+          rootOf[op.getResult(0)] = root;
+          continue;
+        }
+      }
       for (Value r : op.getResults()) {
         auto type = dyn_cast<RankedTensorType>(r.getType());
         if (!type)
@@ -116,12 +157,14 @@ private:
         int64_t elementBytes = std::max<int64_t>(1, (type.getElementTypeBitWidth() + 7) / 8);
         int64_t bytes = std::max<int64_t>(1, type.getNumElements() * elementBytes);
         bytes = (bytes + alignment - 1) / alignment * alignment;
-        int64_t last = index[&op];
-        for (Operation *user : r.getUsers())
-          last = std::max(last, index.lookup(body.findAncestorOpInBlock(*user)));
-        buffers.push_back({r, bytes, index[&op], last});
+        bufferOf[r] = buffers.size();
+        buffers.push_back({r, bytes, index[&op], lastUse(r, index[&op])});
       }
     }
+    // A tensor lives until the last use of any view of it.
+    for (auto &[view, root] : rootOf)
+      if (auto it = bufferOf.find(root); it != bufferOf.end())
+        buffers[it->second].last = std::max(buffers[it->second].last, lastUse(view, 0));
     Plan plan;
     plan.tensors = buffers.size();
     // Largest first; each at the lowest free offset among the tensors
@@ -184,7 +227,7 @@ private:
         any |= it != offsetOf.end();
       }
       if (any)
-        op.setAttr("gpipe.arena_offsets", builder.getDenseI64ArrayAttr(offsets));
+        op.setAttr(kOffsetsAttr, builder.getDenseI64ArrayAttr(offsets));
     }
     fn->setAttr("gpipe.arena_bytes", builder.getI64IntegerAttr(plan.arenaBytes));
     fn->setAttr("gpipe.all_live_bytes", builder.getI64IntegerAttr(plan.allLiveBytes));

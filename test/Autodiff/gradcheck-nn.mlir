@@ -8,6 +8,23 @@ func.func @matmul_batched(%a: tensor<2x3x4xf64>, %b: tensor<4x5xf64>) -> tensor<
   %0 = gpipe.matmul %a, %b : (tensor<2x3x4xf64>, tensor<4x5xf64>) -> tensor<2x3x5xf64>
   return %0 : tensor<2x3x5xf64>
 }
+// A weight matrix shared by every row: the rule's flattened GEMMs.
+// CHECK-DAG: PASS @matmul_rank4_by_matrix:
+func.func @matmul_rank4_by_matrix(%a: tensor<2x2x3x4xf64>, %b: tensor<4x5xf64>) -> tensor<2x2x3x5xf64> {
+  %0 = gpipe.matmul %a, %b : (tensor<2x2x3x4xf64>, tensor<4x5xf64>) -> tensor<2x2x3x5xf64>
+  return %0 : tensor<2x2x3x5xf64>
+}
+// CHECK-DAG: PASS @matmul_matrices:
+func.func @matmul_matrices(%a: tensor<3x4xf64>, %b: tensor<4x5xf64>) -> tensor<3x5xf64> {
+  %0 = gpipe.matmul %a, %b : (tensor<3x4xf64>, tensor<4x5xf64>) -> tensor<3x5xf64>
+  return %0 : tensor<3x5xf64>
+}
+// Both batched, one broadcast: the general rule.
+// CHECK-DAG: PASS @matmul_both_batched:
+func.func @matmul_both_batched(%a: tensor<2x3x4xf64>, %b: tensor<1x4x5xf64>) -> tensor<2x3x5xf64> {
+  %0 = gpipe.matmul %a, %b : (tensor<2x3x4xf64>, tensor<1x4x5xf64>) -> tensor<2x3x5xf64>
+  return %0 : tensor<2x3x5xf64>
+}
 // CHECK-DAG: PASS @matmul_vectors:
 func.func @matmul_vectors(%a: tensor<4xf64>, %b: tensor<2x4x3xf64>, %v: tensor<3xf64>) -> tensor<2xf64> {
   %0 = gpipe.matmul %a, %b : (tensor<4xf64>, tensor<2x4x3xf64>) -> tensor<2x3xf64>

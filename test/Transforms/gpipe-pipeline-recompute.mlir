@@ -35,7 +35,7 @@ func.func @main(%x: tensor<32x16xf32>) -> tensor<32x16xf32> {
 // NONE-NOT: gpipe.exp
 // NONE-NOT: gpipe.tanh
 // NONE: gpipe.mul %[[KT]], %[[KT]]
-// NONE: gpipe.transpose %[[KE]]
+// NONE: gpipe.gemm %[[KE]], %{{.*}} {alpha = 1.000000e+00 : f32, beta = 0.000000e+00 : f32, trans_a = true, trans_b = false}
 // NONE: return
 // NONE-NOT: func.func @main_stage{{.}}_forward(
 // NONE: gpipe.stage_program 0 keeping [@main_stage0_forward_keep, @main_stage0_backward_keep] {

@@ -3,6 +3,7 @@
 // RUN: gpipe-opt %s --gpipe-plan-memory="alignment=1024" | FileCheck %s --check-prefix=ALIGN
 // RUN: not gpipe-opt %s --gpipe-plan-memory="alignment=48" 2>&1 | FileCheck %s --check-prefix=BAD-ALIGN
 // RUN: not gpipe-opt %s --gpipe-plan-memory="functions=nope" 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: gpipe-opt %s --gpipe-plan-memory="views=false" | FileCheck %s --check-prefix=COPIES
 
 gpipe.param @w : tensor<16x16xf32> {file = "/m.onnx", initializer = "w"}
 
@@ -42,6 +43,36 @@ func.func @skip(%x: tensor<8x16x4xf32>, %s: tensor<16xf32>) -> (tensor<8x16x4xf3
   %2:3 = gpipe.batch_norm_train %1, %s, %s, %s, %s {epsilon = 1.0e-5 : f32, momentum = 0.9 : f32} : (tensor<8x16x4xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) -> (tensor<8x16x4xf32>, tensor<16xf32>, tensor<16xf32>)
   %3 = gpipe.add %0, %2#0 : (tensor<8x16x4xf32>, tensor<8x16x4xf32>) -> tensor<8x16x4xf32>
   return %3, %2#1 : tensor<8x16x4xf32>, tensor<16xf32>
+}
+
+// Views: reshapes of an arena tensor (and a view of a view) take no bytes,
+// and the tensor they view lives until their last use: %0 must not share
+// bytes with %2, which is computed while a view of %0 is still to be read.
+// A view of an argument is a view too; a reshape of a parameter read is a
+// copy (a store may replace the parameter).
+// CHECK-LABEL: func.func @views
+// CHECK-SAME: gpipe.all_live_bytes = 7168 : i64, gpipe.arena_bytes = 7168 : i64
+// CHECK: %[[X2:.*]] = gpipe.reshape %arg0 {gpipe.view, shape = array<i64: 16, 32>}
+// CHECK: %[[W:.*]] = gpipe.get_param @w
+// CHECK: %[[WR:.*]] = gpipe.reshape %[[W]] {gpipe.arena_offsets = array<i64: [[WO:[0-9]+]]>, shape = array<i64: 256>}
+// CHECK: %[[T:.*]] = gpipe.tanh %arg0 {gpipe.arena_offsets = array<i64: 0>}
+// CHECK: %[[V1:.*]] = gpipe.reshape %[[T]] {gpipe.view, shape = array<i64: 16, 32>}
+// CHECK: %[[V2:.*]] = gpipe.flatten %[[V1]] {axis = 0 : i64, gpipe.view}
+// CHECK: gpipe.exp %[[X2]] {gpipe.arena_offsets = array<i64: {{[1-9][0-9]*}}>}
+// CHECK: gpipe.sigmoid %[[V2]] {gpipe.arena_offsets = array<i64: {{[1-9][0-9]*}}>}
+// COPIES-LABEL: func.func @views
+// COPIES-NOT: gpipe.view
+// COPIES: gpipe.reshape %arg0 {gpipe.arena_offsets
+func.func @views(%x: tensor<32x16xf32>) -> (tensor<1x512xf32>, tensor<16x32xf32>, tensor<256xf32>) {
+  %x2 = gpipe.reshape %x {shape = array<i64: 16, 32>} : (tensor<32x16xf32>) -> tensor<16x32xf32>
+  %w = gpipe.get_param @w : tensor<16x16xf32>
+  %wr = gpipe.reshape %w {shape = array<i64: 256>} : (tensor<16x16xf32>) -> tensor<256xf32>
+  %0 = gpipe.tanh %x : tensor<32x16xf32>
+  %1 = gpipe.reshape %0 {shape = array<i64: 16, 32>} : (tensor<32x16xf32>) -> tensor<16x32xf32>
+  %2 = gpipe.flatten %1 {axis = 0 : i64} : (tensor<16x32xf32>) -> tensor<1x512xf32>
+  %3 = gpipe.exp %x2 : tensor<16x32xf32>
+  %4 = gpipe.sigmoid %2 : tensor<1x512xf32>
+  return %4, %3, %wr : tensor<1x512xf32>, tensor<16x32xf32>, tensor<256xf32>
 }
 
 // REPORT: function tensors arena bytes all alive ratio peak alive

@@ -345,6 +345,14 @@ def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
     and `gpipe.peak_live_bytes` (the most bytes alive at one point: no plan
     needs less). With `report`, prints them per function.
 
+    With `views` (the default), a reshape-like op (`gpipe.reshape`,
+    `gpipe.flatten`, `gpipe.squeeze`, `gpipe.unsqueeze`) whose operand is an
+    arena tensor or a function argument takes no bytes: it gets the unit
+    attribute `gpipe.view`, its result is its operand's bytes under the new
+    shape, and the tensor it views lives until the view's last use. A
+    reshape of a parameter read or a constant still gets its own copy: a
+    store may replace a parameter while a view of it is read.
+
     Example: `gpipe-opt --gpipe-plan-memory="report=-" stages.mlir`
   }];
   let options = [
@@ -354,6 +362,8 @@ def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
            "Byte alignment of every offset (a power of two)">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Print the arena size per function here ('-': stdout)">,
+    Option<"views", "views", "bool", /*default=*/"true",
+           "Reshape-like ops of arena tensors and arguments alias their operand (gpipe.view)">,
   ];
 }
 
