@@ -6,10 +6,11 @@ of utils/export_test_models.py at benchmark sizes, exports each to ONNX in
 training mode, and in one run times one training step (forward, backward,
 SGD-with-momentum update; mean cross-entropy) with the same batch and the
 same number of threads:
-  - the trainer gpipe-compile builds (--stages 1 --micro-batches 1: the
-    same unpipelined step as PyTorch's; and --stages 2 --micro-batches 4,
-    the pipelined one, whose stages share the same cores), from the
-    per-step times of its --log after --warmup steps,
+  - the trainer gpipe-compile builds (--stages 1 --micro-batches 1
+    --recompute none: the same unpipelined step as PyTorch's, which keeps
+    its activations; and --stages 2 --micro-batches 4 with GPipe's default
+    --recompute full, the pipelined one, whose stages share the same
+    cores), from the per-step times of its --log after --warmup steps,
   - PyTorch eager: model.train(), loss.backward(), optimizer.step(), median
     of --steps after --warmup.
 Ratio = gpipe / torch (below 1: gpipe faster). Needs Debian's python3-torch
@@ -72,6 +73,9 @@ def torch_step_ms(model, x, y, warmup, steps):
 
 def trainer_step_ms(build, onnx_path, x, y, flags, stages, micro, threads, warmup, steps, tmp):
     exe = os.path.join(tmp, f"trainer_{stages}_{micro}")
+    # Unpipelined, nothing is worth recomputing: keep what PyTorch keeps.
+    if stages == 1 and micro == 1:
+        flags = flags + ["--recompute", "none"]
     subprocess.run([os.path.join(build, "bin", "gpipe-compile"), onnx_path, "-o", exe,
                     "--batch-size", str(x.shape[0]), "--stages", str(stages),
                     "--micro-batches", str(micro), "--optimizer", "momentum", "--lr", "0.01",

@@ -133,6 +133,38 @@ TEST(Elementwise, WhereSelectsWithBroadcast) {
   }
 }
 
+// The dense path (a gradient's where(mask, dy, 0)), large enough to run on
+// several threads, and 8-byte and 1-byte elements.
+TEST(Elementwise, WhereDenseWithScalarAndOtherSizes) {
+  const int64_t n = 1 << 16;
+  Tensor<uint8_t> c(GP_BOOL, {n});
+  auto a = randomF32({n}, 11);
+  Tensor<float> zero(GP_F32, {});
+  zero[0] = 0.5f;
+  for (int64_t i = 0; i < n; ++i)
+    c[i] = a[i] > 0.0f;
+  Tensor<float> out(GP_F32, {n});
+  ASSERT_GP_OK(gp_cpu_where(&c, &a, &zero, &out));
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], a[i] > 0.0f ? a[i] : 0.5f) << i;
+
+  Tensor<int64_t> x(GP_I64, {n}), y(GP_I64, {n}), o(GP_I64, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = (int64_t(1) << 40) + i;
+    y[i] = -i;
+  }
+  ASSERT_GP_OK(gp_cpu_where(&c, &x, &y, &o));
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(o[i], c[i] ? x[i] : y[i]) << i;
+
+  Tensor<uint8_t> t(GP_BOOL, {}), f(GP_BOOL, {4}), r(GP_BOOL, {4});
+  t[0] = 1;
+  Tensor<uint8_t> m(GP_BOOL, {4});
+  m[1] = m[3] = 1;
+  ASSERT_GP_OK(gp_cpu_where(&m, &t, &f, &r));
+  EXPECT_EQ(r.data, (std::vector<uint8_t>{0, 1, 0, 1}));
+}
+
 TEST(Elementwise, CastTruncatesAndMakesBooleans) {
   Tensor<float> x(GP_F32, {4});
   x.data = {-1.7f, 0.0f, 2.9f, 0.2f};

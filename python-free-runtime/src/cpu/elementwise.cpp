@@ -253,15 +253,35 @@ extern "C" gp_status gp_cpu_where(const gp_tensor *cond, const gp_tensor *a,
   if (!broadcastStrides(cond, dims, strides[0]) || !broadcastStrides(a, dims, strides[1]) ||
       !broadcastStrides(b, dims, strides[2]))
     return fail("where: operands do not broadcast to " + describe(out));
-  size_t size = gp_dtype_size(out->dtype);
   const auto *c = static_cast<const uint8_t *>(cond->data);
-  const auto *x = static_cast<const char *>(a->data), *y = static_cast<const char *>(b->data);
-  auto *o = static_cast<char *>(out->data);
-  forEachBroadcast<3>(dims, strides, 1, [&](int64_t i, const std::array<int64_t, 3> &k) {
-    const char *src = c[k[0]] ? x + k[1] * size : y + k[2] * size;
-    for (size_t s = 0; s < size; ++s)
-      o[i * size + s] = src[s];
-  });
+  // Elements are moved as unsigned words of their size: where selects, it
+  // never converts.
+  auto run = [&](auto tag) {
+    using E = decltype(tag);
+    const E *x = static_cast<const E *>(a->data), *y = static_cast<const E *>(b->data);
+    E *o = static_cast<E *>(out->data);
+    int64_t n = gp_numel(out);
+    int64_t na = gp_numel(a), nb = gp_numel(b);
+    // The common forms (a gradient's where(mask, dy, 0)): every operand
+    // dense or a single element; one branch-free loop.
+    if (gp_numel(cond) == n && (na == n || na == 1) && (nb == n || nb == 1)) {
+      int64_t sa = na == n, sb = nb == n;
+      parallelFor(n, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          o[i] = c[i] ? x[i * sa] : y[i * sb];
+      });
+      return;
+    }
+    forEachBroadcast<3>(dims, strides, 1, [&](int64_t i, const std::array<int64_t, 3> &k) {
+      o[i] = c[k[0]] ? x[k[1]] : y[k[2]];
+    });
+  };
+  switch (gp_dtype_size(out->dtype)) {
+  case 1: run(uint8_t{}); break;
+  case 2: run(uint16_t{}); break;
+  case 4: run(uint32_t{}); break;
+  default: run(uint64_t{}); break;
+  }
   return GP_OK;
 }
 
