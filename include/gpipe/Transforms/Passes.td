@@ -22,6 +22,26 @@ def Summarize : Pass<"gpipe-summarize", "mlir::ModuleOp"> {
   ];
 }
 
+def FoldTransposes : Pass<"gpipe-fold-transposes", "mlir::ModuleOp"> {
+  let summary = "Fold a weight's transpose into the matrix product that reads it";
+  let description = [{
+    PyTorch exports `nn.Linear` on an input of rank 3 or more as
+    `MatMul(x, Transpose(W))`. Every `gpipe.matmul` (f32, static shapes)
+    whose right operand is the transpose of a rank-2 matrix `w` becomes one
+    `gpipe.gemm` with `trans_b = true` on `x` seen as rows,
+    `reshape(gemm(reshape(x, [rows, K]), w), shape of the result)`. The
+    transpose is erased when nothing else reads it. The forward then copies
+    no transposed weight, the gradients (`gpipe.gemm`'s rule) are two GEMMs
+    with the transposes in their flags, and `gpipe-plan-memory` makes the
+    reshapes views. Values are unchanged up to the GEMM's summation order.
+
+    `gpipe-compile` and `gpipe-run --train-steps` run it before
+    `gpipe-build-training`.
+
+    Example: `gpipe-opt --gpipe-fold-transposes model.mlir`
+  }];
+}
+
 def BuildTraining : Pass<"gpipe-build-training", "mlir::ModuleOp"> {
   let summary = "Build the training step: forward, loss, backward, optimizer update";
   let description = [{
