@@ -682,6 +682,8 @@ LogicalResult mlir::gpipe::prepareForCpp(ModuleOp module, const CppEmitOptions &
   if (failed(program))
     return failure();
   PlanMemoryOptions planOptions;
+  // Returned tensors are computed into the results, not copied out.
+  planOptions.results = true;
   for (func::FuncOp fn : program->functions) {
     if (!fn.getBody().hasOneBlock())
       return fn.emitOpError(kCannot) << "the function has more than one block";

@@ -35,9 +35,39 @@ FailureOr<int> Emitter::paramIndex(Operation *op, FlatSymbolRefAttr name) {
   return it->second;
 }
 
+int64_t returnSlot(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  if (!result)
+    return -1;
+  auto slots = result.getOwner()->getAttrOfType<DenseI64ArrayAttr>("gpipe.returned");
+  if (!slots || static_cast<int64_t>(slots.size()) <= result.getResultNumber())
+    return -1;
+  return slots[result.getResultNumber()];
+}
+
 FailureOr<std::string> Emitter::out(Operation *op, Value result) {
   auto offsets = op->getAttrOfType<DenseI64ArrayAttr>("gpipe.arena_offsets");
   unsigned i = cast<OpResult>(result).getResultNumber();
+  // Computed straight into the function's result (gpipe-plan-memory
+  // results=true): allocated here, never copied out.
+  if (int64_t slot = returnSlot(result); slot >= 0) {
+    std::string name = "v" + std::to_string(counter++);
+    bodyOs << llvm::formatv("  gp_tensor {0} = {{{1}, nullptr};\n", name,
+                            shapeFields(result.getType()));
+    bodyOs << llvm::formatv(cuda ? "  results[{1}] = gp::allocateOnDevice(gp_cuda_ctx_device(cu), "
+                                   "{0}.dtype, {0}.rank, {0}.dims);\n"
+                                 : "  results[{1}] = gp::Tensor::allocate({0}.dtype, {0}.rank, "
+                                   "{0}.dims);\n",
+                            name, slot);
+    bodyOs << llvm::formatv("  if (results[{1}].empty() && gp_numel(&{0}) != 0)\n"
+                            "    return fail(ctx, {2});\n"
+                            "  {0}.data = results[{1}].view()->data;\n",
+                            name, slot,
+                            cString(whereOf(op) + ": cannot allocate result #" +
+                                    std::to_string(slot)));
+    exprs[result] = "&" + name;
+    return "&" + name;
+  }
   if (!offsets || static_cast<int64_t>(offsets.size()) <= i || offsets[i] < 0)
     return op->emitOpError(kCannot)
            << "result #" << i << " has no arena offset (run gpipe-plan-memory)";
@@ -626,13 +656,19 @@ LogicalResult Emitter::emitOp(Operation *op) {
         return success();
       })
       .Case([&](func::ReturnOp o) -> LogicalResult {
-        // The arena is reused by the next call: results are copied out.
-        for (auto [i, v] : llvm::enumerate(o.getOperands()))
+        // The arena is reused by the next call: results not computed into
+        // their slot (arguments, parameters, views, a value returned twice)
+        // are copied out.
+        for (auto [i, v] : llvm::enumerate(o.getOperands())) {
+          // Already computed into its slot.
+          if (returnSlot(v) == static_cast<int64_t>(i))
+            continue;
           bodyOs << llvm::formatv(cuda ? "  if (!gp::cudaCopyOut(ctx, cu, {0}, results[{1}]))\n"
                                          "    return drain(ctx);\n"
                                        : "  if (!copyOut(ctx, {0}, results[{1}]))\n"
                                          "    return GP_ERROR;\n",
                                   ref(v), i);
+        }
         // What the function hands over (and stores) is complete for any
         // stream.
         if (cuda) {

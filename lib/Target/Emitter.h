@@ -120,6 +120,10 @@ struct FusedLoop {
   bool gemmRelu = false;
 };
 
+/// The function result `v` is computed into (gpipe-plan-memory results=true),
+/// or -1.
+int64_t returnSlot(Value v);
+
 /// The byte range of `v` in the arena; nullopt outside it.
 std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v);
 

@@ -123,11 +123,14 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block, bool cuda) {
         if (!v.getDefiningOp() || !members.count(v.getDefiningOp()))
           leaves.insert(v);
     loop.leaves = leaves.takeVector();
+    // A result computed into the function's result storage overlaps
+    // nothing the function reads.
+    bool fresh = returnSlot(root->getResult(0)) >= 0;
     auto out = arenaRange(root->getResult(0));
-    bool safe = out.has_value();
+    bool safe = fresh || out.has_value();
     for (Value leaf : loop.leaves) {
       auto range = arenaRange(leaf);
-      if (!safe || !range || range->first >= out->second || out->first >= range->second)
+      if (!safe || fresh || !range || range->first >= out->second || out->first >= range->second)
         continue;
       // The C++ loop reads a single-element leaf once, before it writes;
       // every thread of a CUDA kernel reads it, some after others wrote
@@ -165,11 +168,12 @@ void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
       adjacent &= isa<ConstantOp, GetParamOp>(between);
     if (!adjacent)
       continue;
+    bool fresh = returnSlot(relu.getResult()) >= 0;
     auto out = arenaRange(relu.getResult());
-    bool safe = out.has_value();
+    bool safe = fresh || out.has_value();
     for (Value v : gemm->getOperands()) {
       auto range = arenaRange(v);
-      if (safe && range && range->first < out->second && out->first < range->second)
+      if (safe && !fresh && range && range->first < out->second && out->first < range->second)
         safe = false;
     }
     if (!safe)
@@ -215,6 +219,7 @@ DenseSet<Operation *> recomputedOps(func::FuncOp forward, func::FuncOp backward)
       NamedAttrList list(op->getAttrDictionary());
       list.erase("gpipe.arena_offsets");
       list.erase("gpipe.view");
+      list.erase("gpipe.returned");
       it->second = list.getDictionary(op->getContext());
     }
     return it->second;

@@ -29,6 +29,7 @@ namespace {
 constexpr StringLiteral kPass = "gpipe-plan-memory";
 constexpr StringLiteral kOffsetsAttr = "gpipe.arena_offsets";
 constexpr StringLiteral kViewAttr = "gpipe.view";
+constexpr StringLiteral kReturnedAttr = "gpipe.returned";
 
 /// Ops whose result holds the operand's elements in the same order: only
 /// the shape differs, so the result can be the operand's bytes.
@@ -132,8 +133,16 @@ private:
     // belong to; a parameter read's or constant's bytes are not the
     // function's to alias (a store may replace them).
     DenseMap<Value, Value> rootOf;
+    // With `results`, a tensor the function returns is computed where the
+    // caller's result lives: the first return slot of each returned value.
+    DenseMap<Value, int64_t> slotOf;
+    if (results)
+      for (auto [i, v] : llvm::enumerate(body.getTerminator()->getOperands()))
+        slotOf.try_emplace(v, static_cast<int64_t>(i));
+    DenseSet<Value> direct;
     for (Operation &op : body) {
       op.removeAttr(kViewAttr);
+      op.removeAttr(kReturnedAttr);
       if (isa<GetParamOp>(op) || op.hasTrait<OpTrait::ConstantLike>())
         continue;
       if (views && isViewOp(&op)) {
@@ -141,14 +150,25 @@ private:
         Value root = rootOf.lookup(source);
         if (!root)
           root = source;
-        if (isa<BlockArgument>(root) || bufferOf.count(root)) {
+        if (isa<BlockArgument>(root) || bufferOf.count(root) || direct.count(root)) {
           op.removeAttr(kOffsetsAttr);
           op.setAttr(kViewAttr, UnitAttr::get(op.getContext()));
           rootOf[op.getResult(0)] = root;
           continue;
         }
       }
+      SmallVector<int64_t> slots;
       for (Value r : op.getResults()) {
+        auto it = slotOf.find(r);
+        slots.push_back(it == slotOf.end() ? -1 : it->second);
+        if (it != slotOf.end())
+          direct.insert(r);
+      }
+      if (llvm::any_of(slots, [](int64_t s) { return s >= 0; }))
+        op.setAttr(kReturnedAttr, DenseI64ArrayAttr::get(op.getContext(), slots));
+      for (Value r : op.getResults()) {
+        if (direct.count(r))
+          continue;
         auto type = dyn_cast<RankedTensorType>(r.getType());
         if (!type)
           continue;

@@ -157,9 +157,12 @@ gpipe.pipeline @f_loss attributes {micro_batches = 1 : i64, recompute = "full", 
 // CHECK-NEXT: if (gp_cpu_binary(GP_EQUAL, &[[AM]], &k1, &[[EQ]]) != GP_OK)
 // CHECK:      if (gp_cpu_cast(&k2, &[[HF:v[0-9]+]]) != GP_OK)
 // CHECK:      if (gp_cpu_where(&[[EQ]], &[[HF]], &k3, &{{v[0-9]+}}) != GP_OK)
-// CHECK:      if (gp_cpu_reduce(GP_REDUCE_MEAN, &{{v[0-9]+}}, nullptr, 0, &[[MEAN:v[0-9]+]]) != GP_OK)
+// The returned mean is computed into results[0]: no copy-out.
+// CHECK:      gp_tensor [[MEAN:v[0-9]+]] = {GP_F32, 0, {}, nullptr};
+// CHECK-NEXT: results[0] = gp::Tensor::allocate([[MEAN]].dtype, [[MEAN]].rank, [[MEAN]].dims);
+// CHECK:      if (gp_cpu_reduce(GP_REDUCE_MEAN, &{{v[0-9]+}}, nullptr, 0, &[[MEAN]]) != GP_OK)
 // CHECK-NEXT:   return fail(ctx, "gpipe.reduce_mean");
-// CHECK-NEXT: if (!copyOut(ctx, [[MEAN]], results[0]))
+// CHECK-NEXT: return GP_OK;
 
 // CHECK-LABEL: // @f_loss_stage0_backward
 // CHECK:      if (gp_cpu_expand(args[2], &[[G:v[0-9]+]]) != GP_OK)

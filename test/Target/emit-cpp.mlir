@@ -70,11 +70,12 @@ func.func @main(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> (tensor<2x3xf32> {gpi
 
 // A stage's forward: the arena grown to the planned size at entry, every
 // computed tensor at its planned offset, parameters from ctx.params, the
-// ONNX node in the error, the result copied out of the arena.
+// ONNX node in the error, the returned tensor computed straight into the
+// function's result (no arena bytes, no copy).
 // CHECK-LABEL: // @train_step_loss_stage0_forward
 // CHECK-NEXT: gp_status fn_train_step_loss_stage0_forward(
-// CHECK-NEXT:   if (ctx.arena.size() < 128)
-// CHECK-NEXT:     ctx.arena.resize(128);
+// CHECK-NEXT:   if (ctx.arena.size() < 64)
+// CHECK-NEXT:     ctx.arena.resize(64);
 // CHECK-NEXT:   unsigned char *arena = ctx.arena.data();
 // CHECK-NEXT:   const gp_tensor *v0 = ctx.params->get(0, ctx.error);
 // CHECK-NEXT:   if (!v0)
@@ -83,18 +84,22 @@ func.func @main(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> (tensor<2x3xf32> {gpi
 // CHECK:        gp_tensor v2 = {GP_F32, 2, {2, 8}, arena + 0};
 // CHECK-NEXT:   if (gp_cpu_gemm(args[0], v0, v1, 1.0f, 1.0f, false, false, &v2) != GP_OK)
 // CHECK-NEXT:     return fail(ctx, "/fc1/Gemm (gpipe.gemm)");
-// CHECK-NEXT:   gp_tensor v3 = {GP_F32, 2, {2, 8}, arena + 64};
+// CHECK-NEXT:   gp_tensor v3 = {GP_F32, 2, {2, 8}, nullptr};
+// CHECK-NEXT:   results[0] = gp::Tensor::allocate(v3.dtype, v3.rank, v3.dims);
+// CHECK-NEXT:   if (results[0].empty() && gp_numel(&v3) != 0)
+// CHECK-NEXT:     return fail(ctx, "/Tanh (gpipe.tanh): cannot allocate result #0");
+// CHECK-NEXT:   v3.data = results[0].view()->data;
 // CHECK-NEXT:   if (gp_cpu_unary(GP_TANH, &v2, 0.0, 0.0, &v3) != GP_OK)
 // CHECK-NEXT:     return fail(ctx, "/Tanh (gpipe.tanh)");
-// CHECK-NEXT:   if (!copyOut(ctx, v3, results[0]))
-// CHECK-NEXT:     return GP_ERROR;
 // CHECK-NEXT:   return GP_OK;
 // CHECK-NEXT: }
 
 // CHECK-LABEL: // @train_step_loss_stage0_backward
 // CHECK-LABEL: // @train_step_loss_stage0_forward_keep
-// The keeping forward returns its output and the kept tanh.
-// CHECK:        if (!copyOut(ctx, v3, results[0]))
+// The keeping forward returns its output and the kept tanh: the same
+// value, computed into the first slot and copied into the second.
+// CHECK:        results[0] = gp::Tensor::allocate(v3.dtype, v3.rank, v3.dims);
+// CHECK-NOT:    copyOut(ctx, v3, results[0])
 // CHECK:        if (!copyOut(ctx, v3, results[1]))
 // CHECK-LABEL: // @train_step_loss_stage0_backward_keep
 // The keeping backward reads the kept tanh (args[1]) instead of recomputing;
@@ -179,7 +184,7 @@ func.func @main(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> (tensor<2x3xf32> {gpi
 // CHECK-LABEL: const gp::FunctionSpec kFunctions[] = {
 // CHECK-NEXT:     {"train_step_loss", fn_train_step_loss, 2, 2, f0_args, f0_results, 128},
 // CHECK-NEXT:     {"train_step_update", fn_train_step_update, 3, 0, f1_args, nullptr, 256},
-// CHECK-NEXT:     {"train_step_loss_stage0_forward", fn_train_step_loss_stage0_forward, 1, 1, f2_args, f2_results, 128},
+// CHECK-NEXT:     {"train_step_loss_stage0_forward", fn_train_step_loss_stage0_forward, 1, 1, f2_args, f2_results, 64},
 // CHECK-NEXT:     {"train_step_loss_stage0_backward", fn_train_step_loss_stage0_backward, 2, 2, f3_args, f3_results, {{[0-9]+}}},
 // CHECK-NEXT:     {"train_step_loss_stage0_forward_keep", fn_train_step_loss_stage0_forward_keep, 1, 2, f4_args, f4_results, {{[0-9]+}}},
 // CHECK-NEXT:     {"train_step_loss_stage0_backward_keep", fn_train_step_loss_stage0_backward_keep, 3, 2, f5_args, f5_results, {{[0-9]+}}},

@@ -10,6 +10,9 @@
 // epilogue) only when nothing but constants and parameter reads run in
 // between: the call runs where the relu is and reads the gemm's operands
 // there, whose bytes an op in between may reuse.
+//
+// The chain's result is not returned (a returned tensor is computed into the
+// function's result, which overlaps nothing): it is read twice after.
 // RUN: gpipe-translate --emit-cpp %s | FileCheck %s --check-prefix=CPP
 // RUN: gpipe-translate --emit-cuda %s | FileCheck %s --check-prefix=CUDA
 
@@ -44,8 +47,9 @@ func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: 
   %w = gpipe.get_param @w : tensor<4x4xf32>
   %l = gpipe.gemm %x, %w {alpha = 1.0 : f32, beta = 0.0 : f32, trans_a = false, trans_b = true} : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
   %e = gpipe.exp %b : tensor<2x4xf32>
+  %c = gpipe.neg %b : tensor<2x4xf32>
   %lr = gpipe.relu %l : tensor<2x4xf32>
-  return %b, %e, %lr : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %c, %e, %lr : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
 }
 func.func @f_loss_stage0_backward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %dy: tensor<2x4xf32> {gpipe.grad_of_output = 0 : i64}) -> (tensor<2x4xf32>) {
   %g = gpipe.exp %dy : tensor<2x4xf32>

@@ -78,8 +78,11 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
 // CHECK-NEXT:  if (gp_cuda_gemm_act(cu, &[[A]], {{v[0-9]+}}, nullptr, 1.0f, 0.0f, false, true, GP_ACT_RELU, &{{v[0-9]+}}) != GP_OK)
 // One whose result is also used elsewhere: two calls.
 // CHECK:       if (gp_cuda_gemm(cu, &[[A]], {{v[0-9]+}}, nullptr, 1.0f, 0.0f, false, false, &[[G:v[0-9]+]]) != GP_OK)
-// CHECK:       if (gp_cuda_unary(cu, GP_RELU, &[[G]], 0.0, 0.0, &{{v[0-9]+}}) != GP_OK)
-// CHECK:       if (!gp::cudaCopyOut(ctx, cu, {{v[0-9]+}}, results[0]))
+// A returned tensor is computed into its result (device memory from the
+// caching allocator), never copied out of the arena.
+// CHECK:       results[4] = gp::allocateOnDevice(gp_cuda_ctx_device(cu), [[R:v[0-9]+]].dtype, [[R]].rank, [[R]].dims);
+// CHECK:       if (gp_cuda_unary(cu, GP_RELU, &[[G]], 0.0, 0.0, &[[R]]) != GP_OK)
+// CHECK-NOT:   cudaCopyOut
 // CHECK:       if (gp_cuda_sync(cu) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "@f_loss_stage0_forward");
 // CHECK-NEXT:  return GP_OK;

@@ -4,6 +4,7 @@
 // RUN: not gpipe-opt %s --gpipe-plan-memory="alignment=48" 2>&1 | FileCheck %s --check-prefix=BAD-ALIGN
 // RUN: not gpipe-opt %s --gpipe-plan-memory="functions=nope" 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: gpipe-opt %s --gpipe-plan-memory="views=false" | FileCheck %s --check-prefix=COPIES
+// RUN: gpipe-opt %s --gpipe-plan-memory="results=true" | FileCheck %s --check-prefix=RESULTS
 
 gpipe.param @w : tensor<16x16xf32> {file = "/m.onnx", initializer = "w"}
 
@@ -74,6 +75,21 @@ func.func @views(%x: tensor<32x16xf32>) -> (tensor<1x512xf32>, tensor<16x32xf32>
   %4 = gpipe.sigmoid %2 : tensor<1x512xf32>
   return %4, %3, %wr : tensor<1x512xf32>, tensor<16x32xf32>, tensor<256xf32>
 }
+
+// results=true: a returned tensor is computed into its function result, so
+// it takes no arena bytes (the chain's last tanh; one result of a
+// multi-result op; a parameter's reshape).
+// RESULTS-LABEL: func.func @chain
+// RESULTS-SAME: gpipe.all_live_bytes = 8192 : i64, gpipe.arena_bytes = 4096
+// RESULTS: gpipe.tanh %{{.*}} {gpipe.returned = array<i64: 0>}
+// RESULTS-LABEL: func.func @skip
+// RESULTS: gpipe.batch_norm_train {{.*}}gpipe.arena_offsets = array<i64: {{[0-9]+}}, -1, {{[0-9]+}}>, gpipe.returned = array<i64: -1, 1, -1>
+// RESULTS: gpipe.add {{.*}} {gpipe.returned = array<i64: 0>}
+// RESULTS-LABEL: func.func @views
+// RESULTS: gpipe.reshape %{{.*}} {gpipe.returned = array<i64: 2>, shape = array<i64: 256>}
+// RESULTS: gpipe.exp %{{.*}} {gpipe.returned = array<i64: 1>}
+// RESULTS: gpipe.sigmoid %{{.*}} {gpipe.returned = array<i64: 0>}
+// RESULTS-NOT: gpipe.returned
 
 // REPORT: function tensors arena bytes all alive ratio peak alive
 // REPORT-NEXT: chain 5 4096 10240 0.400 4096

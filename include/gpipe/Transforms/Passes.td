@@ -373,6 +373,13 @@ def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
     reshape of a parameter read or a constant still gets its own copy: a
     store may replace a parameter while a view of it is read.
 
+    With `results` (the emitter's choice), a tensor an op computes and the
+    function returns takes no arena bytes either: the op gets
+    `gpipe.returned` (per result, the index of the function result it is
+    computed into, or -1) and the emitted code writes it straight into that
+    result's storage instead of copying it out of the arena at the return.
+    A value returned twice is computed into its first slot.
+
     Example: `gpipe-opt --gpipe-plan-memory="report=-" stages.mlir`
   }];
   let options = [
@@ -384,6 +391,8 @@ def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
            "Print the arena size per function here ('-': stdout)">,
     Option<"views", "views", "bool", /*default=*/"true",
            "Reshape-like ops of arena tensors and arguments alias their operand (gpipe.view)">,
+    Option<"results", "results", "bool", /*default=*/"false",
+           "Returned tensors are computed into the caller's result storage (gpipe.returned), outside the arena">,
   ];
 }
 
