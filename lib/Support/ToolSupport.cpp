@@ -72,7 +72,7 @@ bool mlir::gpipe::isONNXPath(StringRef path) {
 std::string mlir::gpipe::trainingPassPipeline(const TrainingFlags &f) {
   std::string spec;
   llvm::raw_string_ostream os(spec);
-  os << "gpipe-fold-transposes,gpipe-build-training{function=" << f.function << " eval-function=" << f.evalFunction
+  os << "gpipe-fold-linear,gpipe-build-training{function=" << f.function << " eval-function=" << f.evalFunction
      << " step-function=" << f.stepFunction << " loss=" << f.loss
      << " optimizer=" << f.optimizer << " lr=" << f.lr << " momentum=" << f.momentum
      << " beta1=" << f.beta1 << " beta2=" << f.beta2 << " eps=" << f.eps

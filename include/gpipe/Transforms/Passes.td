@@ -22,23 +22,32 @@ def Summarize : Pass<"gpipe-summarize", "mlir::ModuleOp"> {
   ];
 }
 
-def FoldTransposes : Pass<"gpipe-fold-transposes", "mlir::ModuleOp"> {
-  let summary = "Fold a weight's transpose into the matrix product that reads it";
+def FoldLinear : Pass<"gpipe-fold-linear", "mlir::ModuleOp"> {
+  let summary = "Make each linear layer on rows one GEMM: weight transpose and bias included";
   let description = [{
     PyTorch exports `nn.Linear` on an input of rank 3 or more as
-    `MatMul(x, Transpose(W))`. Every `gpipe.matmul` (f32, static shapes)
-    whose right operand is the transpose of a rank-2 matrix `w` becomes one
-    `gpipe.gemm` with `trans_b = true` on `x` seen as rows,
-    `reshape(gemm(reshape(x, [rows, K]), w), shape of the result)`. The
-    transpose is erased when nothing else reads it. The forward then copies
-    no transposed weight, the gradients (`gpipe.gemm`'s rule) are two GEMMs
-    with the transposes in their flags, and `gpipe-plan-memory` makes the
-    reshapes views. Values are unchanged up to the GEMM's summation order.
+    `Add(MatMul(x, Transpose(W)), b)`. Every `gpipe.matmul` (f32, static
+    shapes) of `x [..., K]` by a rank-2 matrix becomes one `gpipe.gemm` over
+    `x` seen as rows `[rows, K]`:
+
+    - when the matrix is the transpose of `w`, the GEMM reads `w` with
+      `trans_b = true`, and the transpose is erased when nothing else
+      reads it;
+    - when the product's only use adds a bias row (`[N]` or `[1, ..., N]`),
+      the bias becomes the GEMM's `C` with `beta = 1` and the add goes
+      (on CUDA, cuBLASLt's bias epilogue);
+    - the result is reshaped back to the product's shape.
+
+    A product of two matrices with neither is left alone. The forward then
+    copies no transposed weight and makes no pass for the bias, the
+    gradients (`gpipe.gemm`'s rule) are GEMMs with the transposes in their
+    flags, and `gpipe-plan-memory` makes the reshapes views. Values are
+    unchanged up to the GEMM's summation order.
 
     `gpipe-compile` and `gpipe-run --train-steps` run it before
     `gpipe-build-training`.
 
-    Example: `gpipe-opt --gpipe-fold-transposes model.mlir`
+    Example: `gpipe-opt --gpipe-fold-linear model.mlir`
   }];
 }
 
