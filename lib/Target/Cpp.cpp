@@ -83,8 +83,10 @@ LogicalResult Emitter::emitFused(const FusedLoop &loop) {
   for (auto [k, op] : llvm::enumerate(loop.ops)) {
     std::string a = element.lookup(op->getOperand(0));
     std::string b = op->getNumOperands() > 1 ? element.lookup(op->getOperand(1)) : "";
+    std::string c = op->getNumOperands() > 2 ? element.lookup(op->getOperand(2)) : "";
     std::string t = "t" + std::to_string(k);
-    bodyOs << llvm::formatv("      const float {0} = {1};\n", t, *fusedExpr(op, a, b));
+    bodyOs << llvm::formatv("      const {0} {1} = {2};\n", fusedType(op->getResult(0).getType()),
+                            t, *fusedExpr(op, a, b, c));
     element[op->getResult(0)] = t;
   }
   bodyOs << llvm::formatv("      y[i] = t{0};\n    }\n  }\n", loop.ops.size() - 1);
@@ -140,8 +142,10 @@ LogicalResult Emitter::emitFusedKernel(const FusedLoop &loop) {
   for (auto [k, op] : llvm::enumerate(loop.ops)) {
     std::string a = element.lookup(op->getOperand(0));
     std::string b = op->getNumOperands() > 1 ? element.lookup(op->getOperand(1)) : "";
+    std::string c = op->getNumOperands() > 2 ? element.lookup(op->getOperand(2)) : "";
     std::string t = "t" + std::to_string(k);
-    kernelsOs << llvm::formatv("  const float {0} = {1};\n", t, *fusedExpr(op, a, b));
+    kernelsOs << llvm::formatv("  const {0} {1} = {2};\n", fusedType(op->getResult(0).getType()),
+                               t, *fusedExpr(op, a, b, c));
     element[op->getResult(0)] = t;
   }
   kernelsOs << llvm::formatv("  return t{0};\n}\n", loop.ops.size() - 1);

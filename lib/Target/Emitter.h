@@ -101,14 +101,21 @@ std::string whereOf(Operation *op);
 //===----------------------------------------------------------------------===//
 
 /// The C++ expression of an f32 elementwise op on operand expressions `a`
-/// (and `b`), exactly as the runtime's kernel computes it; nullopt for an
-/// op fusion leaves alone.
-std::optional<std::string> fusedExpr(Operation *op, StringRef a, StringRef b);
+/// (and `b`, and `c`: where's third), exactly as the runtime's kernel
+/// computes it; nullopt for an op fusion leaves alone. A comparison's value
+/// is a bool, where's condition one.
+std::optional<std::string> fusedExpr(Operation *op, StringRef a, StringRef b,
+                                     StringRef c = "");
 
 /// Whether `op` may be part of a fused loop: an elementwise op the loop
-/// computes exactly as its kernel, on f32, whose operands are either of the
-/// result's shape or single elements (no other broadcasting).
+/// computes exactly as its kernel, on f32 (a comparison of f32 values gives
+/// bool; where takes a bool condition of the result's shape), whose
+/// operands are either of the result's shape or single elements (no other
+/// broadcasting).
 bool fusible(Operation *op);
+
+/// The C++ type of a fused loop's value of type `type`: bool or float.
+StringRef fusedType(Type type);
 
 /// A fused loop: `ops` (in block order, the root last) compute the root's
 /// result element by element from `leaves`.

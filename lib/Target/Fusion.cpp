@@ -20,8 +20,10 @@ namespace mlir::gpipe::emitter {
 // Elementwise fusion
 //===----------------------------------------------------------------------===//
 
-std::optional<std::string> fusedExpr(Operation *op, StringRef a, StringRef b) {
-  auto f = [&](const char *fmt) { return std::optional<std::string>(llvm::formatv(fmt, a, b)); };
+std::optional<std::string> fusedExpr(Operation *op, StringRef a, StringRef b, StringRef c) {
+  auto f = [&](const char *fmt) {
+    return std::optional<std::string>(llvm::formatv(fmt, a, b, c));
+  };
   return llvm::TypeSwitch<Operation *, std::optional<std::string>>(op)
       .Case([&](NegOp) { return f("-{0}"); })
       .Case([&](AbsOp) { return f("{0} < 0.0f ? -{0} : {0}"); })
@@ -50,20 +52,37 @@ std::optional<std::string> fusedExpr(Operation *op, StringRef a, StringRef b) {
       .Case([&](DivOp) { return f("{0} / {1}"); })
       .Case([&](MaxOp) { return f("std::isnan({0}) ? {0} : ({0} > {1} ? {0} : {1})"); })
       .Case([&](MinOp) { return f("std::isnan({0}) ? {0} : ({0} < {1} ? {0} : {1})"); })
+      // A ReLU's gradient is where(x > 0, dy, 0): one loop, no bool tensor.
+      .Case([&](GreaterOp) { return f("{0} > {1}"); })
+      .Case([&](GreaterEqualOp) { return f("{0} >= {1}"); })
+      .Case([&](LessOp) { return f("{0} < {1}"); })
+      .Case([&](LessEqualOp) { return f("{0} <= {1}"); })
+      .Case([&](EqualOp) { return f("{0} == {1}"); })
+      .Case([&](WhereOp) { return f("{0} ? {1} : {2}"); })
       .Default([](Operation *) { return std::nullopt; });
 }
 
+StringRef fusedType(Type type) {
+  return cast<RankedTensorType>(type).getElementType().isInteger(1) ? "bool" : "float";
+}
+
 bool fusible(Operation *op) {
-  if (op->getNumResults() != 1 || op->getNumOperands() < 1 || op->getNumOperands() > 2 ||
-      !fusedExpr(op, "a", "b"))
+  if (op->getNumResults() != 1 || op->getNumOperands() < 1 || op->getNumOperands() > 3 ||
+      !fusedExpr(op, "a", "b", "c"))
     return false;
   auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
-  if (!type || !type.getElementType().isF32() || !type.hasStaticShape())
+  if (!type || !type.hasStaticShape())
     return false;
-  for (Value v : op->getOperands()) {
+  bool compare = isa<GreaterOp, GreaterEqualOp, LessOp, LessEqualOp, EqualOp>(op);
+  if (!type.getElementType().isF32() && !(compare && type.getElementType().isInteger(1)))
+    return false;
+  for (auto [i, v] : llvm::enumerate(op->getOperands())) {
     auto t = dyn_cast<RankedTensorType>(v.getType());
-    if (!t || !t.getElementType().isF32() || !t.hasStaticShape() ||
-        (t != type && t.getNumElements() != 1))
+    // Where's condition is a bool of the result's shape.
+    bool condition = isa<WhereOp>(op) && i == 0;
+    if (!t || !t.hasStaticShape() ||
+        !(condition ? t.getElementType().isInteger(1) : t.getElementType().isF32()) ||
+        (t.getShape() != type.getShape() && (condition || t.getNumElements() != 1)))
       return false;
   }
   return true;
@@ -107,22 +126,38 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block, bool cuda) {
       if (isa<ConstantOp, GetParamOp>(op))
         continue;
       Value r = op->getNumResults() == 1 ? op->getResult(0) : Value();
-      if (!r || !fusible(op) || r.getType() != type || !r.hasOneUse() ||
-          !members.count(*r.getUsers().begin()))
+      if (!r || !fusible(op) ||
+          cast<RankedTensorType>(r.getType()).getShape() !=
+              cast<RankedTensorType>(type).getShape() ||
+          !r.hasOneUse() || !members.count(*r.getUsers().begin()))
         break;
       members.insert(op);
       loopOps.push_back(op);
     }
-    if (members.size() < 2)
+    if (!cast<RankedTensorType>(type).getElementType().isF32())
       continue;
     FusedLoop loop;
     loop.ops.assign(loopOps.rbegin(), loopOps.rend());
-    llvm::SetVector<Value> leaves;
-    for (Operation *op : loop.ops)
-      for (Value v : op->getOperands())
-        if (!v.getDefiningOp() || !members.count(v.getDefiningOp()))
-          leaves.insert(v);
-    loop.leaves = leaves.takeVector();
+    // The loop reads float leaves and writes floats; a bool is made and
+    // used inside it. A bool the loop would read (a comparison's result
+    // used elsewhere too) starts it later: its earliest ops stay outside.
+    auto isBool = [](Value v) {
+      return !cast<RankedTensorType>(v.getType()).getElementType().isF32();
+    };
+    while (true) {
+      DenseSet<Operation *> in(loop.ops.begin(), loop.ops.end());
+      llvm::SetVector<Value> leaves;
+      for (Operation *op : loop.ops)
+        for (Value v : op->getOperands())
+          if (!v.getDefiningOp() || !in.count(v.getDefiningOp()))
+            leaves.insert(v);
+      loop.leaves = leaves.takeVector();
+      if (loop.ops.size() < 2 || !llvm::any_of(loop.leaves, isBool))
+        break;
+      loop.ops.erase(loop.ops.begin());
+    }
+    if (loop.ops.size() < 2 || llvm::any_of(loop.leaves, isBool))
+      continue;
     // A result computed into the function's result storage overlaps
     // nothing the function reads.
     bool fresh = returnSlot(root->getResult(0)) >= 0;

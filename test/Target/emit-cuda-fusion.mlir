@@ -21,6 +21,11 @@
 // CPP:       { // fused: gpipe.exp, gpipe.mul, gpipe.exp
 // CPP:       return GP_OK;
 
+// CUDA:       // fused: gpipe.add, gpipe.greater, gpipe.where, gpipe.exp, gpipe.mul
+// CUDA-NEXT:  __device__ __forceinline__ float fused1_element(float x0, float x1, float x2, float x3, float x4) {
+// CUDA-NEXT:    const float t0 = x0 + x1;
+// CUDA-NEXT:    const bool t1 = x2 > x3;
+// CUDA-NEXT:    const float t2 = t1 ? x4 : x3;
 // CUDA-LABEL: // @f_loss_stage0_forward
 // CUDA:       gp_tensor [[S:v[0-9]+]] = {GP_F32, 0, {}, arena + 0};
 // CUDA:       { // fused: gpipe.exp, gpipe.mul
@@ -32,6 +37,25 @@
 // CUDA:       if (gp_cuda_unary(cu, GP_RELU, &[[G]], 0.0, 0.0,
 // CUDA-NOT:   gp_cuda_gemm_act
 // CUDA:       return GP_OK;
+
+// Comparisons and where fuse (a ReLU's gradient, where(x > 0, dy, 0), is
+// one loop): the bool stays inside the loop. A comparison read by two
+// wheres is a bool tensor the loop would have to read: the loop starts
+// after the ops that read it (the generated kernel is checked above).
+// CPP-LABEL: // @f_loss_stage0_backward
+// CPP:       if (gp_cpu_binary(GP_LESS,
+// CPP-NEXT:    return fail(ctx, "gpipe.less");
+// CPP:       if (gp_cpu_where(
+// CPP:       if (gp_cpu_where(
+// CPP:       { // fused: gpipe.add, gpipe.greater, gpipe.where, gpipe.exp, gpipe.mul
+// CPP:         const float t0 = x0[i] + x1[i];
+// CPP-NEXT:    const bool t1 = x2[i] > x3;
+// CPP-NEXT:    const float t2 = t1 ? x4[i] : x3;
+// CUDA-LABEL: // @f_loss_stage0_backward
+// CUDA:       gp_cuda_binary(cu, GP_LESS,
+// CUDA:       gp_cuda_where(
+// CUDA:       gp_cuda_where(
+// CUDA:       { // fused: gpipe.add, gpipe.greater, gpipe.where, gpipe.exp, gpipe.mul
 
 gpipe.param @w : tensor<4x4xf32> {file = "/m.onnx", initializer = "w", trainable}
 
@@ -52,8 +76,16 @@ func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: 
   return %c, %e, %lr : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
 }
 func.func @f_loss_stage0_backward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %dy: tensor<2x4xf32> {gpipe.grad_of_output = 0 : i64}) -> (tensor<2x4xf32>) {
-  %g = gpipe.exp %dy : tensor<2x4xf32>
-  return %g : tensor<2x4xf32>
+  %zero = gpipe.constant dense<0.0> : tensor<f32>
+  %c = gpipe.less %dy, %zero : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xi1>
+  %h = gpipe.where %c, %x, %dy : (tensor<2x4xi1>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  %k = gpipe.where %c, %dy, %x : (tensor<2x4xi1>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  %s = gpipe.add %h, %k : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  %m = gpipe.greater %x, %zero : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xi1>
+  %g = gpipe.where %m, %dy, %zero : (tensor<2x4xi1>, tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
+  %e = gpipe.exp %g : tensor<2x4xf32>
+  %r = gpipe.mul %e, %s : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %r : tensor<2x4xf32>
 }
 func.func @f_update() {
   return
