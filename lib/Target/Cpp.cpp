@@ -215,6 +215,7 @@ LogicalResult Emitter::emitFusedKernel(const FusedLoop &loop) {
 LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
   body.clear();
   exprs.clear();
+  storedTensors.clear();
   counter = 0;
   pendingStores.clear();
   pendingParams.clear();

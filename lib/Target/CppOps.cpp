@@ -45,9 +45,39 @@ int64_t returnSlot(Value v) {
   return slots[result.getResultNumber()];
 }
 
+bool storedDirect(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  if (!result)
+    return false;
+  auto stored = result.getOwner()->getAttrOfType<DenseBoolArrayAttr>("gpipe.stored");
+  return stored && static_cast<int64_t>(stored.size()) > result.getResultNumber() &&
+         stored[result.getResultNumber()];
+}
+
 FailureOr<std::string> Emitter::out(Operation *op, Value result) {
   auto offsets = op->getAttrOfType<DenseI64ArrayAttr>("gpipe.arena_offsets");
   unsigned i = cast<OpResult>(result).getResultNumber();
+  // Computed into a tensor of its own, which the set_param that stores it
+  // hands the parameter table (gpipe-plan-memory results=true).
+  if (storedDirect(result)) {
+    std::string name = "v" + std::to_string(counter++);
+    std::string tensor = "s" + std::to_string(counter++);
+    bodyOs << llvm::formatv("  gp_tensor {0} = {{{1}, nullptr};\n", name,
+                            shapeFields(result.getType()));
+    bodyOs << llvm::formatv(cuda ? "  gp::Tensor {1} = gp::allocateOnDevice(gp_cuda_ctx_device(cu), "
+                                   "{0}.dtype, {0}.rank, {0}.dims);\n"
+                                 : "  gp::Tensor {1} = gp::Tensor::allocate({0}.dtype, {0}.rank, "
+                                   "{0}.dims);\n",
+                            name, tensor);
+    bodyOs << llvm::formatv("  if ({1}.empty() && gp_numel(&{0}) != 0)\n"
+                            "    return fail(ctx, {2});\n"
+                            "  {0}.data = {1}.view()->data;\n",
+                            name, tensor,
+                            cString(whereOf(op) + ": cannot allocate the parameter value"));
+    exprs[result] = "&" + name;
+    storedTensors[result] = tensor;
+    return "&" + name;
+  }
   // Computed straight into the function's result (gpipe-plan-memory
   // results=true): allocated here, never copied out.
   if (int64_t slot = returnSlot(result); slot >= 0) {
@@ -632,16 +662,21 @@ LogicalResult Emitter::emitOp(Operation *op) {
                      << "parameter '" << o.getName() << "' is read by '" << user->getName()
                      << "' after it is stored (the value read before would be released)";
         }
+        std::string stored = storedTensors.lookup(o.getValue());
         if (cuda) {
-          // A device copy, made on the stage's stream, that the table takes
-          // once the stream is done: the value it replaces may still be
-          // read by the kernels enqueued before.
-          std::string name = "p" + std::to_string(counter++);
+          // A device tensor, written on the stage's stream (computed into
+          // it, or a copy), that the table takes once the stream is done:
+          // the value it replaces may still be read by the kernels
+          // enqueued before.
+          std::string name = stored;
           std::string what = cString(("cannot store parameter '" + o.getName() + "'").str());
-          bodyOs << llvm::formatv("  gp::Tensor {0};\n"
-                                  "  if (!gp::cudaCopyOut(ctx, cu, {1}, {0}))\n"
-                                  "    return paramFail(ctx, {2});\n",
-                                  name, ref(o.getValue()), what);
+          if (name.empty()) {
+            name = "p" + std::to_string(counter++);
+            bodyOs << llvm::formatv("  gp::Tensor {0};\n"
+                                    "  if (!gp::cudaCopyOut(ctx, cu, {1}, {0}))\n"
+                                    "    return paramFail(ctx, {2});\n",
+                                    name, ref(o.getValue()), what);
+          }
           pendingStores.push_back(llvm::formatv("  if (!ctx.params->store({0}, {1}, ctx.error))\n"
                                                 "    return paramFail(ctx, {2});\n",
                                                 *index, name, what)
@@ -649,10 +684,17 @@ LogicalResult Emitter::emitOp(Operation *op) {
           pendingParams.insert(*index);
           return success();
         }
-        bodyOs << llvm::formatv("  if (!ctx.params->set({0}, {1}, ctx.error))\n"
-                                "    return paramFail(ctx, {2});\n",
-                                *index, ref(o.getValue()),
-                                cString(("cannot store parameter '" + o.getName() + "'").str()));
+        // The tensor the value was computed into, or a copy.
+        if (!stored.empty())
+          bodyOs << llvm::formatv("  if (!ctx.params->store({0}, std::move({1}), ctx.error))\n"
+                                  "    return paramFail(ctx, {2});\n",
+                                  *index, stored,
+                                  cString(("cannot store parameter '" + o.getName() + "'").str()));
+        else
+          bodyOs << llvm::formatv("  if (!ctx.params->set({0}, {1}, ctx.error))\n"
+                                  "    return paramFail(ctx, {2});\n",
+                                  *index, ref(o.getValue()),
+                                  cString(("cannot store parameter '" + o.getName() + "'").str()));
         return success();
       })
       .Case([&](func::ReturnOp o) -> LogicalResult {

@@ -131,6 +131,10 @@ struct FusedLoop {
 /// or -1.
 int64_t returnSlot(Value v);
 
+/// Whether `v` is computed into a tensor of its own that a set_param hands
+/// the parameter table (gpipe-plan-memory results=true: gpipe.stored).
+bool storedDirect(Value v);
+
 /// The byte range of `v` in the arena; nullopt outside it.
 std::optional<std::pair<int64_t, int64_t>> arenaRange(Value v);
 
@@ -241,6 +245,9 @@ private:
   std::string body;
   llvm::raw_string_ostream bodyOs{body};
   DenseMap<Value, std::string> exprs;
+  /// Values computed straight into a new tensor that a set_param hands the
+  /// table (gpipe.stored): the local gp::Tensor's name.
+  DenseMap<Value, std::string> storedTensors;
   int counter = 0;
   bool usesArena = false;
   /// CUDA: the parameter stores of the function so far (code), done after

@@ -160,7 +160,7 @@ DenseMap<Operation *, FusedLoop> planFusion(Block &block, bool cuda) {
       continue;
     // A result computed into the function's result storage overlaps
     // nothing the function reads.
-    bool fresh = returnSlot(root->getResult(0)) >= 0;
+    bool fresh = returnSlot(root->getResult(0)) >= 0 || storedDirect(root->getResult(0));
     auto out = arenaRange(root->getResult(0));
     bool safe = fresh || out.has_value();
     for (Value leaf : loop.leaves) {
@@ -203,7 +203,7 @@ void planGemmRelu(Block &block, DenseMap<Operation *, FusedLoop> &loops,
       adjacent &= isa<ConstantOp, GetParamOp>(between);
     if (!adjacent)
       continue;
-    bool fresh = returnSlot(relu.getResult()) >= 0;
+    bool fresh = returnSlot(relu.getResult()) >= 0 || storedDirect(relu.getResult());
     auto out = arenaRange(relu.getResult());
     bool safe = fresh || out.has_value();
     for (Value v : gemm->getOperands()) {
@@ -255,6 +255,7 @@ DenseSet<Operation *> recomputedOps(func::FuncOp forward, func::FuncOp backward)
       list.erase("gpipe.arena_offsets");
       list.erase("gpipe.view");
       list.erase("gpipe.returned");
+      list.erase("gpipe.stored");
       it->second = list.getDictionary(op->getContext());
     }
     return it->second;

@@ -30,6 +30,7 @@ constexpr StringLiteral kPass = "gpipe-plan-memory";
 constexpr StringLiteral kOffsetsAttr = "gpipe.arena_offsets";
 constexpr StringLiteral kViewAttr = "gpipe.view";
 constexpr StringLiteral kReturnedAttr = "gpipe.returned";
+constexpr StringLiteral kStoredAttr = "gpipe.stored";
 
 /// Ops whose result holds the operand's elements in the same order: only
 /// the shape differs, so the result can be the operand's bytes.
@@ -140,9 +141,27 @@ private:
       for (auto [i, v] : llvm::enumerate(body.getTerminator()->getOperands()))
         slotOf.try_emplace(v, static_cast<int64_t>(i));
     DenseSet<Value> direct;
+    // With `results`, a value whose last use is the one set_param that
+    // stores it is computed into a tensor of its own, which the table takes.
+    auto storedByItsLastUse = [&](Value r) {
+      SetParamOp store;
+      for (Operation *user : r.getUsers())
+        if (auto s = dyn_cast<SetParamOp>(user)) {
+          if (store || s->getBlock() != &body)
+            return false;
+          store = s;
+        }
+      if (!store)
+        return false;
+      for (Operation *user : r.getUsers())
+        if (index.lookup(body.findAncestorOpInBlock(*user)) > index.lookup(store))
+          return false;
+      return true;
+    };
     for (Operation &op : body) {
       op.removeAttr(kViewAttr);
       op.removeAttr(kReturnedAttr);
+      op.removeAttr(kStoredAttr);
       if (isa<GetParamOp>(op) || op.hasTrait<OpTrait::ConstantLike>())
         continue;
       if (views && isViewOp(&op)) {
@@ -166,8 +185,18 @@ private:
       }
       if (llvm::any_of(slots, [](int64_t s) { return s >= 0; }))
         op.setAttr(kReturnedAttr, DenseI64ArrayAttr::get(op.getContext(), slots));
+      SmallVector<bool> stored;
+      DenseSet<Value> storedHere;
       for (Value r : op.getResults()) {
-        if (direct.count(r))
+        bool s = results && !direct.count(r) && storedByItsLastUse(r);
+        stored.push_back(s);
+        if (s)
+          storedHere.insert(r);
+      }
+      if (!storedHere.empty())
+        op.setAttr(kStoredAttr, DenseBoolArrayAttr::get(op.getContext(), stored));
+      for (Value r : op.getResults()) {
+        if (direct.count(r) || storedHere.count(r))
           continue;
         auto type = dyn_cast<RankedTensorType>(r.getType());
         if (!type)

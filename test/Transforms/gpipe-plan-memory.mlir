@@ -91,6 +91,31 @@ func.func @views(%x: tensor<32x16xf32>) -> (tensor<1x512xf32>, tensor<16x32xf32>
 // RESULTS: gpipe.sigmoid %{{.*}} {gpipe.returned = array<i64: 0>}
 // RESULTS-NOT: gpipe.returned
 
+// results=true also computes a value whose last use is the set_param that
+// stores it into a tensor of its own (gpipe.stored): the optimizer's new
+// weight. A value read after its store stays in the arena and is copied.
+// RESULTS-LABEL: func.func @update
+// RESULTS-SAME: gpipe.all_live_bytes = 2048 : i64, gpipe.arena_bytes = 1024 : i64
+// RESULTS: gpipe.mul {{.*}}gpipe.arena_offsets = array<i64: 0>
+// RESULTS: gpipe.sub {{.*}}gpipe.stored = array<i1: true>
+// RESULTS: %[[F:.*]] = gpipe.tanh {{.*}}gpipe.arena_offsets = array<i64: 0>
+// RESULTS: gpipe.set_param @v, %[[F]]
+// RESULTS: gpipe.add %[[F]], %[[F]] {gpipe.returned = array<i64: 0>}
+// CHECK-LABEL: func.func @update
+// CHECK-NOT: gpipe.stored
+gpipe.param @v : tensor<16x16xf32> {file = "/m.onnx", initializer = "v"}
+func.func @update(%g: tensor<16x16xf32>) -> tensor<16x16xf32> {
+  %w = gpipe.get_param @w : tensor<16x16xf32>
+  %lr = gpipe.constant dense<0.1> : tensor<f32>
+  %d = gpipe.mul %g, %lr : (tensor<16x16xf32>, tensor<f32>) -> tensor<16x16xf32>
+  %n = gpipe.sub %w, %d : (tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<16x16xf32>
+  gpipe.set_param @w, %n : tensor<16x16xf32>
+  %f = gpipe.tanh %g : tensor<16x16xf32>
+  gpipe.set_param @v, %f : tensor<16x16xf32>
+  %h = gpipe.add %f, %f : (tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<16x16xf32>
+  return %h : tensor<16x16xf32>
+}
+
 // REPORT: function tensors arena bytes all alive ratio peak alive
 // REPORT-NEXT: chain 5 4096 10240 0.400 4096
 // REPORT-NOT: skip

@@ -387,7 +387,11 @@ def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
     `gpipe.returned` (per result, the index of the function result it is
     computed into, or -1) and the emitted code writes it straight into that
     result's storage instead of copying it out of the arena at the return.
-    A value returned twice is computed into its first slot.
+    A value returned twice is computed into its first slot. Likewise a
+    value whose last use is the one `gpipe.set_param` that stores it (an
+    optimizer's new parameter or state) gets `gpipe.stored` (per result)
+    and is computed into a tensor of its own that the parameter table
+    takes, instead of a copy of arena bytes.
 
     Example: `gpipe-opt --gpipe-plan-memory="report=-" stages.mlir`
   }];
@@ -401,7 +405,7 @@ def PlanMemory : Pass<"gpipe-plan-memory", "mlir::ModuleOp"> {
     Option<"views", "views", "bool", /*default=*/"true",
            "Reshape-like ops of arena tensors and arguments alias their operand (gpipe.view)">,
     Option<"results", "results", "bool", /*default=*/"false",
-           "Returned tensors are computed into the caller's result storage (gpipe.returned), outside the arena">,
+           "Returned and stored tensors are computed outside the arena, into the caller's result or the parameter table's new value (gpipe.returned, gpipe.stored)">,
   ];
 }
 
