@@ -57,47 +57,35 @@ bool storedDirect(Value v) {
 FailureOr<std::string> Emitter::out(Operation *op, Value result) {
   auto offsets = op->getAttrOfType<DenseI64ArrayAttr>("gpipe.arena_offsets");
   unsigned i = cast<OpResult>(result).getResultNumber();
-  // Computed into a tensor of its own, which the set_param that stores it
-  // hands the parameter table (gpipe-plan-memory results=true).
-  if (storedDirect(result)) {
+  // Computed outside the arena (gpipe-plan-memory results=true): into a
+  // tensor allocated here that the function hands over, never copied.
+  // `holder` is that gp::Tensor: a new local for a value a set_param
+  // stores, the function's result for a returned one.
+  auto own = [&](const std::string &holder, bool declare, const std::string &what) {
     std::string name = "v" + std::to_string(counter++);
-    std::string tensor = "s" + std::to_string(counter++);
     bodyOs << llvm::formatv("  gp_tensor {0} = {{{1}, nullptr};\n", name,
                             shapeFields(result.getType()));
-    bodyOs << llvm::formatv(cuda ? "  gp::Tensor {1} = gp::allocateOnDevice(gp_cuda_ctx_device(cu), "
+    bodyOs << llvm::formatv(cuda ? "  {2}{1} = gp::allocateOnDevice(gp_cuda_ctx_device(cu), "
                                    "{0}.dtype, {0}.rank, {0}.dims);\n"
-                                 : "  gp::Tensor {1} = gp::Tensor::allocate({0}.dtype, {0}.rank, "
+                                 : "  {2}{1} = gp::Tensor::allocate({0}.dtype, {0}.rank, "
                                    "{0}.dims);\n",
-                            name, tensor);
+                            name, holder, declare ? "gp::Tensor " : "");
     bodyOs << llvm::formatv("  if ({1}.empty() && gp_numel(&{0}) != 0)\n"
                             "    return fail(ctx, {2});\n"
                             "  {0}.data = {1}.view()->data;\n",
-                            name, tensor,
-                            cString(whereOf(op) + ": cannot allocate the parameter value"));
+                            name, holder, cString(whereOf(op) + ": cannot allocate " + what));
     exprs[result] = "&" + name;
+    return "&" + name;
+  };
+  // The set_param that stores it hands the table this tensor.
+  if (storedDirect(result)) {
+    std::string tensor = "s" + std::to_string(counter++);
     storedTensors[result] = tensor;
-    return "&" + name;
+    return own(tensor, /*declare=*/true, "the parameter value");
   }
-  // Computed straight into the function's result (gpipe-plan-memory
-  // results=true): allocated here, never copied out.
-  if (int64_t slot = returnSlot(result); slot >= 0) {
-    std::string name = "v" + std::to_string(counter++);
-    bodyOs << llvm::formatv("  gp_tensor {0} = {{{1}, nullptr};\n", name,
-                            shapeFields(result.getType()));
-    bodyOs << llvm::formatv(cuda ? "  results[{1}] = gp::allocateOnDevice(gp_cuda_ctx_device(cu), "
-                                   "{0}.dtype, {0}.rank, {0}.dims);\n"
-                                 : "  results[{1}] = gp::Tensor::allocate({0}.dtype, {0}.rank, "
-                                   "{0}.dims);\n",
-                            name, slot);
-    bodyOs << llvm::formatv("  if (results[{1}].empty() && gp_numel(&{0}) != 0)\n"
-                            "    return fail(ctx, {2});\n"
-                            "  {0}.data = results[{1}].view()->data;\n",
-                            name, slot,
-                            cString(whereOf(op) + ": cannot allocate result #" +
-                                    std::to_string(slot)));
-    exprs[result] = "&" + name;
-    return "&" + name;
-  }
+  if (int64_t slot = returnSlot(result); slot >= 0)
+    return own("results[" + std::to_string(slot) + "]", /*declare=*/false,
+               "result #" + std::to_string(slot));
   if (!offsets || static_cast<int64_t>(offsets.size()) <= i || offsets[i] < 0)
     return op->emitOpError(kCannot)
            << "result #" << i << " has no arena offset (run gpipe-plan-memory)";
