@@ -14,11 +14,14 @@ utils/export_test_models.py, in one run on the same GPU, model and batch:
     step (the forward and backward FLOPs gpipe-cost-report counts) over the
     step time and the device file's peak for the precision;
   - a simulated K-GPU pipeline: the trainer compiled for K stages and M
-    micro-batches runs on this one GPU with --trace; each stage's measured
-    forward and backward times per micro-batch are replayed as the GPipe
-    schedule on K GPUs (activation transfers at the device file's link
-    bandwidth), and the throughput is normalized as GPipe's Table 2 is
-    (K=2, M=1 as 1), beside the paper's Transformer-48 numbers.
+    micro-batches runs on this one GPU with --trace and --serialize-stages
+    (one stage's forward or backward at a time: stages sharing the GPU
+    would otherwise stretch each other's spans, and the simulation would
+    count that contention K times); each stage's measured forward and
+    backward times per micro-batch are replayed as the GPipe schedule on K
+    GPUs (activation transfers at the device file's link bandwidth), and
+    the throughput is normalized as GPipe's Table 2 is (K=2, M=1 as 1),
+    beside the paper's Transformer-48 numbers.
 Ratio = gpipe / torch (below 1: gpipe faster). The trainer itself runs
 without Python. Record the output in docs/benchmarks.md with the date and the
 machine.
@@ -133,6 +136,12 @@ def trainer_step_ms(exe, model, xs, ys, batch, warmup, steps, tmp, extra=()):
     # samples_per_s is cumulative: elapsed(k) = k * batch / samples_per_s(k).
     elapsed = [r["step"] * batch / r["samples_per_s"] for r in rows]
     return (elapsed[-1] - elapsed[warmup - 1]) / steps * 1e3
+
+
+def supports(exe, flag):
+    """Whether trainer `exe` lists `flag` in its --help."""
+    run = subprocess.run([exe, "--help"], capture_output=True, text=True, env=trainer_env())
+    return flag in run.stdout
 
 
 def training_flops(build, onnx_path, batch, device):
@@ -310,11 +319,18 @@ def measure(args, kit):
             for p in entry["pipelines"]:
                 k, micro = p["k"], p["micro"]
                 trace = os.path.join(tmp, "trace.json")
+                exe = os.path.join(kit, p["exe"])
+                serial = supports(exe, "--serialize-stages")
+                flags = ["--trace", trace] + (["--serialize-stages"] if serial else [])
                 if attempt(f"{name} K={k} M={micro}", lambda: trainer_step_ms(
-                        os.path.join(kit, p["exe"]), model, xs, ys, batch, args.warmup,
-                        args.steps, tmp, ["--trace", trace])) is None:
+                        exe, model, xs, ys, batch, args.warmup, args.steps, tmp,
+                        flags)) is None:
                     continue
                 fwd, bwd = stage_times(trace, k)
+                if not serial:
+                    print(f"note: {os.path.basename(p['exe'])} has no --serialize-stages "
+                          "(a kit packed before 2026-11-28): its stage times include the "
+                          "other stages' contention", file=sys.stderr)
                 act_bytes = 4 * batch // micro * (768 * 256 if "lm" in name else 64 * 32 * 32)
                 transfer = (link["latency"] + act_bytes / link["bandwidth"]) * 1e3
                 step = simulate_gpipe(fwd, bwd, micro, transfer)

@@ -10,7 +10,10 @@ each row's span time per kind (stage s: forward, recompute+backward; the
 optimizer update), and the time outside every span: the trainer's own work
 between the functions (gathering the batch, moving tensors, the loss). Spans
 of different stages overlap in time; "outside" counts the time no span
-covers. Standard library only.
+covers. Last, how many of those steps' stage spans began while another
+stage's span was still running: 0 for a trainer run with
+--serialize-stages, whose spans are then each stage's own time (what a
+simulation of K devices from one needs). Standard library only.
 """
 import argparse
 import collections
@@ -58,13 +61,22 @@ def main():
         busy += union_length([(e["ts"], min(e["ts"] + e["dur"], end)) for e in spans[k]])
         for e in spans[k]:
             per[(e["tid"], e["name"].split(" ")[0])] += e["dur"]
+    # Stage spans that began before another stage's span ended.
+    stage_rows = {tid for tid, name in rows.items() if name.startswith("stage ")}
+    overlapping, running_end = 0, None
+    for start, stop in sorted((e["ts"], e["ts"] + e["dur"]) for k in measured
+                              for e in spans[k] if e["tid"] in stage_rows):
+        if running_end is not None and start < running_end:
+            overlapping += 1
+        running_end = stop if running_end is None else max(running_end, stop)
     n = len(measured) * 1e3  # microseconds to milliseconds, per step
     def label(tid, name):
         row = rows.get(tid, f"row {tid}")
         return name if row == "optimizer update" else f"{row} {name}"
     parts = [f"{label(tid, name)} {t / n:.2f}" for (tid, name), t in sorted(per.items())]
     print(f"{args.trace}: a step {wall / n:.2f} ms (steps {measured[0]}-{measured[-1]}): "
-          f"{', '.join(parts)} ms; outside every span {(wall - busy) / n:.2f} ms")
+          f"{', '.join(parts)} ms; outside every span {(wall - busy) / n:.2f} ms; "
+          f"stage spans begun while another ran: {overlapping}")
 
 
 if __name__ == "__main__":

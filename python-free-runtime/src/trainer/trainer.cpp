@@ -47,10 +47,13 @@ const char *kUsage =
     "          [--save FILE.onnx] [--save-params DIR] [--log FILE.jsonl]\n"
     "          [--eval-data [NAME=]FILE.npy --eval-labels FILE.npy]\n"
     "          [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]\n"
-    "          [--trace FILE.json] [--profile FILE.json] [--no-progress]\n"
+    "          [--trace FILE.json] [--profile FILE.json] [--serialize-stages] [--no-progress]\n"
     "          [--model FILE.onnx (initial parameters; default: the model it was compiled from)]\n"
     "A pipelined training program compiled by gpipe-compile: %d stages, %d micro-batches,\n"
-    "schedule %s, recompute %s; each step takes %lld rows.\n";
+    "schedule %s, recompute %s; each step takes %lld rows.\n"
+    "--serialize-stages runs one stage's forward or backward at a time in this process,\n"
+    "so that each --trace span and --profile time is that stage's own, not shared with\n"
+    "the stages beside it (to simulate K devices from one; same results, slower steps).\n";
 
 int fail(const std::string &message) {
   std::fprintf(stderr, "trainer: error: %s\n", message.c_str());
@@ -223,7 +226,7 @@ struct Options {
   std::string labels, evalLabels, save, saveParams, log, checkpoint, resume, trace, profile,
       model;
   long long steps = 0, epochs = 0, logEvery = 1, checkpointEvery = 0;
-  bool shuffle = false, progress = true;
+  bool shuffle = false, progress = true, serializeStages = false;
   unsigned seed = 0;
   int threads = 0;
 };
@@ -315,6 +318,8 @@ bool parse(int argc, char **argv, const Program &program, Options &o, std::strin
     } else if (arg == "--model") {
       if (!value(o.model))
         return false;
+    } else if (arg == "--serialize-stages") {
+      o.serializeStages = true;
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else {
@@ -1058,19 +1063,31 @@ int gp::trainerMain(const Program &program, int argc, char **argv, Accelerator *
   }
   Trace trace(!o.trace.empty());
   long long currentStep = 0;
+  // --serialize-stages: one stage function at a time. The lock covers the
+  // call alone (its arguments have arrived; sends and receives happen
+  // outside), so no stage waits for a message while holding it; a CUDA
+  // function waits for its stream before it returns, so the span is its
+  // work alone.
+  std::mutex serialCalls;
   StageRunner runner = [&](int s, bool keeping, bool backward, int mb,
                            const std::vector<Tensor> &args, std::vector<Tensor> &results,
                            std::string &why) {
     const StageSpec &spec = program.stageSpecs[s];
     int32_t index = keeping ? (backward ? spec.backwardKeep : spec.forwardKeep)
                             : (backward ? spec.backward : spec.forward);
+    std::unique_lock<std::mutex> serial(serialCalls, std::defer_lock);
+    if (o.serializeStages)
+      serial.lock();
     double begin = trace.now();
     bool ok = callFunction(program.functions[index], contexts[s], args, results, why, accelerator);
+    double end = trace.now();
+    if (serial.owns_lock())
+      serial.unlock();
     trace.record(s,
                  std::string(backward ? (keeping ? "backward" : "recompute+backward")
                                       : "forward") +
                      " " + std::to_string(mb),
-                 begin, trace.now(), currentStep);
+                 begin, end, currentStep);
     if (ok)
       return true;
     why = "stage " + std::to_string(s) + ", micro-batch " + std::to_string(mb) + ": " + why;
