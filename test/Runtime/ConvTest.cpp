@@ -92,6 +92,42 @@ TEST(Pool, AverageCountsPaddingOnlyWhenAsked) {
   EXPECT_EQ(out.data, (std::vector<float>{0.25f, 0.75f, 1, 2.5f}));
 }
 
+// The gradients at a size that splits the planes over threads (the CNN's
+// 3x3 stride-2 max pool, whose windows overlap), against direct loops.
+TEST(Pool, GradientsOfManyPlanesMatchDirectLoops) {
+  const int64_t n = 8, c = 16, h = 32, w = 32, oh = 16, ow = 16;
+  auto x = randomF32({n, c, h, w}, 21);
+  auto dy = randomF32({n, c, oh, ow}, 22);
+  Tensor<float> dx(GP_F32, {n, c, h, w});
+  int64_t k[2] = {3, 3}, s[2] = {2, 2}, p[4] = {1, 1, 1, 1}, d[2] = {1, 1};
+  ASSERT_GP_OK(gp_cpu_max_pool2d_grad(&dy, &x, k, s, p, d, &dx));
+  std::vector<float> want(n * c * h * w, 0.0f);
+  for (int64_t q = 0; q < n * c; ++q)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j) {
+            int64_t iy = oy * 2 - 1 + i, ix = ox * 2 - 1 + j;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+              continue;
+            int64_t at = q * h * w + iy * w + ix;
+            if (best < 0 || x[at] > x[best])
+              best = at;
+          }
+        want[best] += dy[(q * oh + oy) * ow + ox];
+      }
+  EXPECT_EQ(dx.data, want);
+
+  int64_t k2[2] = {2, 2}, p0[4] = {0, 0, 0, 0};
+  ASSERT_GP_OK(gp_cpu_avg_pool2d_grad(&dy, k2, s, p0, false, &dx));
+  for (int64_t q = 0; q < n * c; ++q)
+    for (int64_t iy = 0; iy < h; ++iy)
+      for (int64_t ix = 0; ix < w; ++ix)
+        ASSERT_EQ(dx[q * h * w + iy * w + ix], dy[(q * oh + iy / 2) * ow + ix / 2] / 4.0f)
+            << q << " " << iy << " " << ix;
+}
+
 TEST(Pool, GlobalAverageAndMax) {
   auto x = randomF32({2, 3, 4, 5}, 3);
   Tensor<float> avg(GP_F32, {2, 3, 1, 1}), mx(GP_F32, {2, 3, 1, 1});

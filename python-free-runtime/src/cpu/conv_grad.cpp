@@ -113,27 +113,32 @@ extern "C" gp_status gp_cpu_max_pool2d_grad(const gp_tensor *dy, const gp_tensor
     using T = decltype(tag);
     const T *in = static_cast<const T *>(x->data), *d = static_cast<const T *>(dy->data);
     T *o = static_cast<T *>(dx->data);
-    std::fill(o, o + gp_numel(dx), T(0));
-    for (int64_t p = 0; p < g.n * g.c; ++p) {
-      const T *plane = in + p * g.h * g.w;
-      T *out = o + p * g.h * g.w;
-      for (int64_t oy = 0; oy < g.oh; ++oy)
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          int64_t best = -1;
-          for (int64_t i = 0; i < g.kh; ++i) {
-            int64_t iy = oy * g.sh - g.pt + i * g.dh;
-            if (iy < 0 || iy >= g.h)
-              continue;
-            for (int64_t j = 0; j < g.kw; ++j) {
-              int64_t ix = ox * g.sw - g.pl + j * g.dw;
-              if (ix >= 0 && ix < g.w && (best < 0 || plane[iy * g.w + ix] > plane[best]))
-                best = iy * g.w + ix;
+    // Each (image, channel) plane of dx is written by its own windows only:
+    // the planes go to the threads as the forward's do.
+    parallelFor(g.n * g.c, g.h * g.w + g.oh * g.ow * g.kh * g.kw, [&](int64_t begin,
+                                                                      int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const T *plane = in + p * g.h * g.w;
+        T *out = o + p * g.h * g.w;
+        std::fill(out, out + g.h * g.w, T(0));
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            int64_t best = -1;
+            for (int64_t i = 0; i < g.kh; ++i) {
+              int64_t iy = oy * g.sh - g.pt + i * g.dh;
+              if (iy < 0 || iy >= g.h)
+                continue;
+              for (int64_t j = 0; j < g.kw; ++j) {
+                int64_t ix = ox * g.sw - g.pl + j * g.dw;
+                if (ix >= 0 && ix < g.w && (best < 0 || plane[iy * g.w + ix] > plane[best]))
+                  best = iy * g.w + ix;
+              }
             }
+            if (best >= 0)
+              out[best] += d[(p * g.oh + oy) * g.ow + ox];
           }
-          if (best >= 0)
-            out[best] += d[(p * g.oh + oy) * g.ow + ox];
-        }
-    }
+      }
+    });
     return GP_OK;
   });
 }
@@ -149,25 +154,29 @@ extern "C" gp_status gp_cpu_avg_pool2d_grad(const gp_tensor *dy, const int64_t *
     using T = decltype(tag);
     const T *d = static_cast<const T *>(dy->data);
     T *o = static_cast<T *>(dx->data);
-    std::fill(o, o + gp_numel(dx), T(0));
-    for (int64_t p = 0; p < g.n * g.c; ++p) {
-      T *plane = o + p * g.h * g.w;
-      for (int64_t oy = 0; oy < g.oh; ++oy)
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          // The same windows and divisors as gp_cpu_avg_pool2d.
-          int64_t y0 = oy * g.sh - g.pt, x0 = ox * g.sw - g.pl;
-          int64_t y1 = std::min(y0 + g.kh, g.h + pb), x1 = std::min(x0 + g.kw, g.w + pr);
-          int64_t ya = std::max<int64_t>(y0, 0), yb = std::min(y0 + g.kh, g.h);
-          int64_t xa = std::max<int64_t>(x0, 0), xb = std::min(x0 + g.kw, g.w);
-          int64_t count = countIncludePad ? (y1 - y0) * (x1 - x0) : (yb - ya) * (xb - xa);
-          if (count <= 0)
-            continue;
-          T share = d[(p * g.oh + oy) * g.ow + ox] / T(count);
-          for (int64_t iy = ya; iy < yb; ++iy)
-            for (int64_t ix = xa; ix < xb; ++ix)
-              plane[iy * g.w + ix] += share;
-        }
-    }
+    // Planes are independent, as in the max pool's gradient.
+    parallelFor(g.n * g.c, g.h * g.w + g.oh * g.ow * g.kh * g.kw, [&](int64_t begin,
+                                                                      int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        T *plane = o + p * g.h * g.w;
+        std::fill(plane, plane + g.h * g.w, T(0));
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            // The same windows and divisors as gp_cpu_avg_pool2d.
+            int64_t y0 = oy * g.sh - g.pt, x0 = ox * g.sw - g.pl;
+            int64_t y1 = std::min(y0 + g.kh, g.h + pb), x1 = std::min(x0 + g.kw, g.w + pr);
+            int64_t ya = std::max<int64_t>(y0, 0), yb = std::min(y0 + g.kh, g.h);
+            int64_t xa = std::max<int64_t>(x0, 0), xb = std::min(x0 + g.kw, g.w);
+            int64_t count = countIncludePad ? (y1 - y0) * (x1 - x0) : (yb - ya) * (xb - xa);
+            if (count <= 0)
+              continue;
+            T share = d[(p * g.oh + oy) * g.ow + ox] / T(count);
+            for (int64_t iy = ya; iy < yb; ++iy)
+              for (int64_t ix = xa; ix < xb; ++ix)
+                plane[iy * g.w + ix] += share;
+          }
+      }
+    });
     return GP_OK;
   });
 }
