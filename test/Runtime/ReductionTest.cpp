@@ -29,6 +29,36 @@ TEST(Reduce, OverMiddleAndOuterAxes) {
   }
 }
 
+// Reduced axes that form one block run on the runtime's threads (over the
+// kept outer index, or over chunks of the kept inner one): each result folds
+// its inputs in order, in double, so it equals a direct loop to the bit.
+TEST(Reduce, ContiguousAxesOnThreadsEqualDirectLoops) {
+  struct Case {
+    std::vector<int64_t> dims, axes;
+  };
+  for (const Case &c : {Case{{512, 1024}, {0}}, Case{{1024, 96}, {1}}, Case{{8, 64, 256}, {1}},
+                        Case{{4, 16, 8, 128}, {1, 2}}}) {
+    auto x = randomF32(c.dims, 31);
+    int64_t A = 1, R = 1, B = 1;
+    for (size_t d = 0; d < c.dims.size(); ++d)
+      (d < size_t(c.axes.front()) ? A : d <= size_t(c.axes.back()) ? R : B) *= c.dims[d];
+    for (gp_reduce_op op : {GP_REDUCE_SUM, GP_REDUCE_MEAN, GP_REDUCE_MAX}) {
+      Tensor<float> out(GP_F32, {A * B});
+      ASSERT_GP_OK(gp_cpu_reduce(op, &x, c.axes.data(), int32_t(c.axes.size()), &out));
+      for (int64_t a = 0; a < A; ++a)
+        for (int64_t b = 0; b < B; ++b) {
+          double acc = op == GP_REDUCE_MAX ? -INFINITY : 0.0;
+          for (int64_t r = 0; r < R; ++r) {
+            double v = x[(a * R + r) * B + b];
+            acc = op == GP_REDUCE_MAX ? (v > acc ? v : acc) : acc + v;
+          }
+          float want = float(op == GP_REDUCE_MEAN ? acc / double(R) : acc);
+          ASSERT_EQ(out[a * B + b], want) << "op " << op << " at " << a << "," << b;
+        }
+    }
+  }
+}
+
 TEST(Reduce, NoAxesReducesEverything) {
   Tensor<int64_t> x(GP_I64, {2, 2});
   x.data = {1, 2, 3, 4};

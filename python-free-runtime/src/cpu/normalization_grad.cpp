@@ -74,35 +74,52 @@ extern "C" gp_status gp_cpu_layer_norm_grad(const gp_tensor *dy, const gp_tensor
     const T *in = static_cast<const T *>(x->data), *d = static_cast<const T *>(dy->data);
     const T *g = static_cast<const T *>(scale->data);
     T *o = static_cast<T *>(dx->data);
-    std::vector<double> ds(inner, 0.0), db(inner, 0.0);
-    for (int64_t r = 0; r < outer; ++r) {
-      const T *row = in + r * inner;
-      const T *drow = d + r * inner;
-      double mean = 0, var = 0;
-      for (int64_t i = 0; i < inner; ++i)
-        mean += row[i];
-      mean /= inner;
-      for (int64_t i = 0; i < inner; ++i)
-        var += (row[i] - mean) * (row[i] - mean);
-      var /= inner;
-      double inv = 1.0 / std::sqrt(var + epsilon), sumG = 0, sumGXhat = 0;
-      for (int64_t i = 0; i < inner; ++i) {
-        double xhat = (row[i] - mean) * inv, gi = drow[i] * g[i];
-        ds[i] += drow[i] * xhat;
-        db[i] += drow[i];
-        sumG += gi;
-        sumGXhat += gi * xhat;
+    // Rows on the runtime's threads: each row's statistics and its dx.
+    std::vector<double> means(outer), invs(outer);
+    parallelFor(outer, inner * 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T *row = in + r * inner;
+        const T *drow = d + r * inner;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < inner; ++i)
+          mean += row[i];
+        mean /= inner;
+        for (int64_t i = 0; i < inner; ++i)
+          var += (row[i] - mean) * (row[i] - mean);
+        var /= inner;
+        double inv = 1.0 / std::sqrt(var + epsilon), sumG = 0, sumGXhat = 0;
+        for (int64_t i = 0; i < inner; ++i) {
+          double xhat = (row[i] - mean) * inv, gi = drow[i] * g[i];
+          sumG += gi;
+          sumGXhat += gi * xhat;
+        }
+        for (int64_t i = 0; i < inner; ++i) {
+          double xhat = (row[i] - mean) * inv, gi = drow[i] * g[i];
+          o[r * inner + i] = T(inv / inner * (inner * gi - sumG - xhat * sumGXhat));
+        }
+        means[r] = mean;
+        invs[r] = inv;
       }
-      for (int64_t i = 0; i < inner; ++i) {
-        double xhat = (row[i] - mean) * inv, gi = drow[i] * g[i];
-        o[r * inner + i] = T(inv / inner * (inner * gi - sumG - xhat * sumGXhat));
-      }
-    }
+    });
+    // Then the scale's and bias's gradients, columns on the threads, each
+    // summed over the rows in order (in double): the bits of one thread.
     T *dso = static_cast<T *>(dscale->data), *dbo = static_cast<T *>(dbias->data);
-    for (int64_t i = 0; i < inner; ++i) {
-      dso[i] = T(ds[i]);
-      dbo[i] = T(db[i]);
-    }
+    parallelFor(inner, outer * 4, [&](int64_t i0, int64_t i1) {
+      std::vector<double> ds(i1 - i0, 0.0), db(i1 - i0, 0.0);
+      for (int64_t r = 0; r < outer; ++r) {
+        const T *row = in + r * inner;
+        const T *drow = d + r * inner;
+        for (int64_t i = i0; i < i1; ++i) {
+          double xhat = (row[i] - means[r]) * invs[r];
+          ds[i - i0] += drow[i] * xhat;
+          db[i - i0] += drow[i];
+        }
+      }
+      for (int64_t i = i0; i < i1; ++i) {
+        dso[i] = T(ds[i - i0]);
+        dbo[i] = T(db[i - i0]);
+      }
+    });
     return GP_OK;
   });
 }
