@@ -115,16 +115,7 @@ extern "C" gp_status gp_cpu_max_pool2d(const gp_tensor *x, const int64_t *kernel
         for (int64_t oy = 0; oy < g.oh; ++oy)
           for (int64_t ox = 0; ox < g.ow; ++ox) {
             T best = -std::numeric_limits<T>::infinity();
-            for (int64_t i = 0; i < g.kh; ++i) {
-              int64_t iy = oy * g.sh - g.pt + i * g.dh;
-              if (iy < 0 || iy >= g.h)
-                continue;
-              for (int64_t j = 0; j < g.kw; ++j) {
-                int64_t ix = ox * g.sw - g.pl + j * g.dw;
-                if (ix >= 0 && ix < g.w)
-                  best = std::max(best, plane[iy * g.w + ix]);
-              }
-            }
+            forEachInWindow(g, oy, ox, [&](int64_t at) { best = std::max(best, plane[at]); });
             o[(p * g.oh + oy) * g.ow + ox] = best;
           }
       }

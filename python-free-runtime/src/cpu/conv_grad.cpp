@@ -124,16 +124,10 @@ extern "C" gp_status gp_cpu_max_pool2d_grad(const gp_tensor *dy, const gp_tensor
         for (int64_t oy = 0; oy < g.oh; ++oy)
           for (int64_t ox = 0; ox < g.ow; ++ox) {
             int64_t best = -1;
-            for (int64_t i = 0; i < g.kh; ++i) {
-              int64_t iy = oy * g.sh - g.pt + i * g.dh;
-              if (iy < 0 || iy >= g.h)
-                continue;
-              for (int64_t j = 0; j < g.kw; ++j) {
-                int64_t ix = ox * g.sw - g.pl + j * g.dw;
-                if (ix >= 0 && ix < g.w && (best < 0 || plane[iy * g.w + ix] > plane[best]))
-                  best = iy * g.w + ix;
-              }
-            }
+            forEachInWindow(g, oy, ox, [&](int64_t at) {
+              if (best < 0 || plane[at] > plane[best])
+                best = at;
+            });
             if (best >= 0)
               out[best] += d[(p * g.oh + oy) * g.ow + ox];
           }

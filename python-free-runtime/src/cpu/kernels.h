@@ -15,6 +15,23 @@ struct Window {
   int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw;
 };
 
+/// Calls fn(iy * w + ix) for each input pixel in output (oy, ox)'s window,
+/// row by row, skipping the padding: the order the max pool and its
+/// gradient both scan a window in.
+template <typename Fn>
+void forEachInWindow(const Window &g, int64_t oy, int64_t ox, Fn fn) {
+  for (int64_t i = 0; i < g.kh; ++i) {
+    int64_t iy = oy * g.sh - g.pt + i * g.dh;
+    if (iy < 0 || iy >= g.h)
+      continue;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      int64_t ix = ox * g.sw - g.pl + j * g.dw;
+      if (ix >= 0 && ix < g.w)
+        fn(iy * g.w + ix);
+    }
+  }
+}
+
 /// cols[(c * kh + i) * kw + j][oy * ow + ox] = x[c][oy*sh - pt + i*dh][ox*sw - pl + j*dw]
 /// (zero in the padding), with rows `ld` elements apart.
 template <typename T>
