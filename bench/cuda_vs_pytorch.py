@@ -22,6 +22,9 @@ utils/export_test_models.py, in one run on the same GPU, model and batch:
     GPUs (activation transfers at the device file's link bandwidth), and
     the throughput is normalized as GPipe's Table 2 is (K=2, M=1 as 1),
     beside the paper's Transformer-48 numbers.
+  - --sync events against --sync host (functions return once their work is
+    enqueued; streams wait on CUDA events): the tf32 K=1 step ("events"),
+    and the K=4, M=4 trainer's real step with its stages sharing this GPU.
 Ratio = gpipe / torch (below 1: gpipe faster). The trainer itself runs
 without Python. Record the output in docs/benchmarks.md with the date and the
 machine.
@@ -281,7 +284,7 @@ def measure(args, kit):
     device = manifest["device"]
     m = load_models()
     builders = {name: (build, make_x, make_y) for name, build, make_x, make_y, _ in configs(m)}
-    rows, pipeline_rows, failures = [], [], []
+    rows, pipeline_rows, shared_rows, failures = [], [], [], []
     precisions = args.precisions.split(",")
     # One trainer's failure costs its row, not the rest of the run (a GPU
     # machine's minutes are few): it is reported and the exit status is 1.
@@ -312,7 +315,15 @@ def measure(args, kit):
                 ref = torch_step_ms(build(), x, y, precision, args.warmup, args.steps)
                 peak = device["peak_flops"]["f32" if precision == "fp32" else precision]
                 frac = entry["flops"] / (ours / 1e3) / peak
-                rows.append((name, tuple(entry["shape"]), precision, ours, ref, frac))
+                # --sync events: the functions return once their work is
+                # enqueued (the tf32 trainer only: minutes are few).
+                events = None
+                if precision == "tf32" and supports(exe, "--sync host|events"):
+                    events = attempt(f"{name} {precision} --sync events",
+                                     lambda: trainer_step_ms(exe, model, xs, ys, batch,
+                                                             args.warmup, args.steps, tmp,
+                                                             ["--sync", "events"]))
+                rows.append((name, tuple(entry["shape"]), precision, ours, ref, frac, events))
             # The pipeline, simulated from measured per-stage times (tf32).
             link = device["link"]
             base = None
@@ -327,6 +338,16 @@ def measure(args, kit):
                         flags)) is None:
                     continue
                 fwd, bwd = stage_times(trace, k)
+                # The K stages as they run on this one GPU, side by side,
+                # under --sync host and --sync events (K=4, M=4 only).
+                if (k, micro) == (4, 4) and supports(exe, "--sync host|events"):
+                    shared = [attempt(f"{name} K={k} M={micro} one GPU --sync {mode}",
+                                      lambda: trainer_step_ms(exe, model, xs, ys, batch,
+                                                              args.warmup, args.steps, tmp,
+                                                              ["--sync", mode]))
+                              for mode in ("host", "events")]
+                    if None not in shared:
+                        shared_rows.append((name, k, micro, *shared))
                 if not serial:
                     print(f"note: {os.path.basename(p['exe'])} has no --serialize-stages "
                           "(a kit packed before 2026-11-28): its stage times include the "
@@ -341,10 +362,16 @@ def measure(args, kit):
     gpu = torch.cuda.get_device_name(0)
     print(f"GPU: {gpu}; torch {torch.__version__}; {args.steps} steps after {args.warmup} warm-up")
     print(f"{'model':<16}{'batch':<16}{'prec':<6}{'gpipe':>10}{'torch':>10}{'ratio':>8}"
-          f"{'of peak':>9}")
-    for name, shape, precision, ours, ref, frac in rows:
+          f"{'of peak':>9}{'events':>10}")
+    for name, shape, precision, ours, ref, frac, events in rows:
         print(f"{name:<16}{str(shape):<16}{precision:<6}{ours:>8.2f}ms{ref:>8.2f}ms"
-              f"{ours / ref:>8.2f}{100 * frac:>8.1f}%")
+              f"{ours / ref:>8.2f}{100 * frac:>8.1f}%"
+              + (f"{events:>8.2f}ms" if events is not None else ""))
+    if shared_rows:
+        print("K stages sharing this GPU (real steps, tf32), --sync host against events:")
+        for name, k, micro, host, events in shared_rows:
+            print(f"{name:<16}K={k} M={micro}{host:>10.2f}ms{events:>10.2f}ms"
+                  f"{events / host:>8.2f}")
     print("simulated K-GPU pipeline (GPipe schedule, measured stage times, tf32):")
     print(f"{'model':<16}{'K':>3}{'M':>4}{'step':>10}{'normalized':>12}{'GPipe T-48':>12}")
     for name, k, micro, step, norm, paper in pipeline_rows:

@@ -15,7 +15,8 @@
 #   utils/gpu-kit.sh run [--no-bench] [--sanitize] [KIT]   on the GPU
 #       machine, from the repository root: gpipe-cuda-info, gpipe-cuda-tests,
 #       each trainer against its reference (relative error below 1e-4 in
-#       fp32 after five steps), two of them run twice (equal to the bit),
+#       fp32 after five steps), each again with --sync events (equal to the
+#       bit to its --sync host run), two of them run twice (equal to the bit),
 #       the digits CNN's accuracy, then the benchmark and a per-op profile of
 #       its models; with --sanitize, compute-sanitizer's memcheck and
 #       racecheck last. cuBLASLt, cuDNN and NCCL come from that machine (the
@@ -294,6 +295,30 @@ run() {
     fi
   done < <(matrix)
   echo "gpu-kit: the trainer matrix took $((SECONDS - t0)) s"
+
+  # --sync events (functions return once their work is enqueued; streams
+  # wait on each other's events, freed memory on the streams that used it):
+  # the same parameters to the bit as --sync host.
+  if [ "$target" = cuda ]; then
+    t0=$SECONDS
+    while read -r model k schedule policy; do
+      exe="$model-k$k-$schedule"
+      [ -d "$work/matrix/$exe.out" ] || continue
+      input="$(model_data "$model")/input_$(model_input "$model").npy"
+      if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$(model_file "$model")" --data "$input" \
+                   --labels "$(model_data "$model")/train_sgd/labels.npy" --steps $steps --no-progress \
+                   --sync events --save-params "$work/matrix/$exe.events" 2>&1); then
+        fail "$exe --sync events: the trainer failed"; echo "$msg" | tail -5; continue
+      fi
+      echo "$msg" > "$logs/$exe-events.log"
+      if msg=$(compare "$work/matrix/$exe.out" "$work/matrix/$exe.events" 0); then
+        pass "$exe --sync events: the same to the bit as --sync host ($msg)"
+      else
+        fail "$exe --sync events: $msg"
+      fi
+    done < <(matrix)
+    echo "gpu-kit: the --sync events matrix took $((SECONDS - t0)) s"
+  fi
 
   # Run to run, the GPU trains to the bit (no float atomics; deterministic
   # cuDNN backward algorithms): a second run of two trainers equals the first.

@@ -276,8 +276,25 @@ LogicalResult Emitter::emitFunction(func::FuncOp fn, int index) {
                       ? "args"
                       : "")
               << ", gp::Tensor *" << (fn.getNumResults() ? "results" : "") << ") {\n";
-  if (cuda)
+  if (cuda) {
     functionsOs << "  gp_cuda_ctx *cu = gp::cudaContext(ctx);\n  if (!cu)\n    return GP_ERROR;\n";
+    // Under --sync events the arguments may still be written on other
+    // streams: this one waits for their events first.
+    llvm::SmallVector<std::string> used;
+    for (BlockArgument arg : block.getArguments())
+      if (!arg.use_empty())
+        used.push_back("args[" + std::to_string(arg.getArgNumber()) + "]");
+    std::string where = cString("@" + fn.getSymName().str() + " (waiting for its arguments)");
+    if (!used.empty() && used.size() == block.getNumArguments())
+      functionsOs << llvm::formatv("  if (gp_cuda_await_all(cu, args, {0}) != GP_OK)\n"
+                                   "    return fail(ctx, {1});\n",
+                                   used.size(), where);
+    else if (!used.empty())
+      functionsOs << llvm::formatv("  {\n    const gp_tensor *const used[] = {{{0}};\n"
+                                   "    if (gp_cuda_await_all(cu, used, {1}) != GP_OK)\n"
+                                   "      return fail(ctx, {2});\n  }\n",
+                                   llvm::join(used, ", "), used.size(), where);
+  }
   if (usesArena && cuda) {
     // The trainer reserves the largest arena once per stage.
     functionsOs << llvm::formatv("  unsigned char *arena = nullptr;\n"

@@ -629,6 +629,12 @@ LogicalResult Emitter::emitOp(Operation *op) {
                                 "  if (!{0})\n    return paramFail(ctx, {2});\n",
                                 name, *index,
                                 cString(("cannot load parameter '" + o.getName() + "'").str()));
+        // --sync events: the value may come from another stream's update.
+        if (cuda)
+          bodyOs << llvm::formatv("  if (gp_cuda_await(cu, {0}) != GP_OK)\n"
+                                  "    return fail(ctx, {1});\n",
+                                  name,
+                                  cString(("waiting for parameter '" + o.getName() + "'").str()));
         exprs[o.getResult()] = name;
         return success();
       })
@@ -665,7 +671,11 @@ LogicalResult Emitter::emitOp(Operation *op) {
                                     "    return paramFail(ctx, {2});\n",
                                     name, ref(o.getValue()), what);
           }
-          pendingStores.push_back(llvm::formatv("  if (!ctx.params->store({0}, {1}, ctx.error))\n"
+          // Published (--sync events) with the event of the finish
+          // before it.
+          pendingStores.push_back(llvm::formatv("  if (gp_cuda_publish(cu, {1}.view()) != GP_OK)\n"
+                                                "    return fail(ctx, {2});\n"
+                                                "  if (!ctx.params->store({0}, {1}, ctx.error))\n"
                                                 "    return paramFail(ctx, {2});\n",
                                                 *index, name, what)
                                       .str());
@@ -700,10 +710,17 @@ LogicalResult Emitter::emitOp(Operation *op) {
                                   ref(v), i);
         }
         // What the function hands over (and stores) is complete for any
-        // stream.
+        // stream: at once (--sync host), or at the event every reader
+        // waits for (--sync events).
         if (cuda) {
-          bodyOs << llvm::formatv("  if (gp_cuda_sync(cu) != GP_OK)\n    return fail(ctx, {0});\n",
-                                  cString("@" + op->getParentOfType<func::FuncOp>().getSymName().str()));
+          std::string where =
+              cString("@" + op->getParentOfType<func::FuncOp>().getSymName().str());
+          bodyOs << llvm::formatv("  if (gp_cuda_finish(cu) != GP_OK)\n    return fail(ctx, {0});\n",
+                                  where);
+          for (unsigned i = 0; i < o.getNumOperands(); ++i)
+            bodyOs << llvm::formatv("  if (gp_cuda_publish(cu, results[{0}].view()) != GP_OK)\n"
+                                    "    return fail(ctx, {1});\n",
+                                    i, where);
           for (const std::string &store : pendingStores)
             bodyOs << store;
           pendingStores.clear();
@@ -717,9 +734,11 @@ LogicalResult Emitter::emitOp(Operation *op) {
       });
 }
 
-/// Waits for the stage's stream, then hands the table the stored values.
+/// Ends the work so far (waits for the stage's stream, or records the
+/// event the stored values are published with), then hands the table the
+/// stored values.
 void Emitter::flushStores(Operation *op) {
-  bodyOs << "  if (gp_cuda_sync(cu) != GP_OK)\n    return fail(ctx, " << cString(whereOf(op))
+  bodyOs << "  if (gp_cuda_finish(cu) != GP_OK)\n    return fail(ctx, " << cString(whereOf(op))
          << ");\n";
   for (const std::string &store : pendingStores)
     bodyOs << store;

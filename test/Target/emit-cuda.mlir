@@ -2,8 +2,11 @@
 // runtime. Kernel calls go to gp_cuda_* on the stage's context, constants
 // are uploaded once per context, a fused chain is a generated kernel
 // (float4 when the count is a multiple of 4), stored parameters and
-// results are device copies, and a function waits for its stream before it
-// returns.
+// results are device copies. A function first makes its stream wait for its
+// arguments and each parameter it reads (gp_cuda_await: nothing under
+// --sync host), and ends its work with gp_cuda_finish (a wait for the
+// stream, or under --sync events an event) before it publishes its results
+// and stored values with it.
 // RUN: gpipe-translate --emit-cuda --precision tf32 %s -o %t.cu
 // RUN: FileCheck %s < %t.cu
 
@@ -48,21 +51,33 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
 // CHECK:       gp::Tensor [[P:p[0-9]+]];
 // CHECK-NEXT:  if (!gp::cudaCopyOut(ctx, cu, *args[0], [[P]]))
 // CHECK-NEXT:    return paramFail(ctx, "cannot store parameter 'w'");
-// CHECK-NEXT:  if (gp_cuda_sync(cu) != GP_OK)
+// CHECK-NEXT:  if (gp_cuda_finish(cu) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "gpipe.get_param");
+// CHECK-NEXT:  if (gp_cuda_publish(cu, [[P]].view()) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "cannot store parameter 'w'");
 // CHECK-NEXT:  if (!ctx.params->store(0, [[P]], ctx.error))
 // CHECK-NEXT:    return paramFail(ctx, "cannot store parameter 'w'");
-// CHECK-NEXT:  const gp_tensor *{{v[0-9]+}} = ctx.params->get(0, ctx.error);
+// CHECK-NEXT:  const gp_tensor *[[W:v[0-9]+]] = ctx.params->get(0, ctx.error);
+// CHECK-NEXT:  if (![[W]])
+// CHECK-NEXT:    return paramFail(ctx, "cannot load parameter 'w'");
+// CHECK-NEXT:  if (gp_cuda_await(cu, [[W]]) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "waiting for parameter 'w'");
 // CHECK:       gp::Tensor [[Q:s[0-9]+]] = gp::allocateOnDevice(gp_cuda_ctx_device(cu),
 // CHECK-NOT:   cudaCopyOut
-// CHECK:       if (gp_cuda_sync(cu) != GP_OK)
+// CHECK:       if (gp_cuda_finish(cu) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "@f_update");
+// CHECK-NEXT:  if (gp_cuda_publish(cu, [[Q]].view()) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "cannot store parameter 's'");
 // CHECK-NEXT:  if (!ctx.params->store(1, [[Q]], ctx.error))
 // CHECK-NEXT:    return paramFail(ctx, "cannot store parameter 's'");
 // CHECK-NEXT:  return GP_OK;
 
 // CHECK-LABEL: // @f_loss_stage0_forward
 // CHECK:       gp_cuda_ctx *cu = gp::cudaContext(ctx);
+// CHECK-NEXT:  if (!cu)
+// CHECK-NEXT:    return GP_ERROR;
+// CHECK-NEXT:  if (gp_cuda_await_all(cu, args, 2) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "@f_loss_stage0_forward (waiting for its arguments)");
 // CHECK:       if (gp_cuda_arena(cu, {{[0-9]+}}, &arena) != GP_OK)
 // CHECK:       const gp_tensor *[[S:v[0-9]+]] = ctx.params->get(1, ctx.error);
 // CHECK:       const gp_tensor *[[K:v[0-9]+]] = nullptr;
@@ -84,7 +99,11 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
 // CHECK:       results[4] = gp::allocateOnDevice(gp_cuda_ctx_device(cu), [[R:v[0-9]+]].dtype, [[R]].rank, [[R]].dims);
 // CHECK:       if (gp_cuda_unary(cu, GP_RELU, &[[G]], 0.0, 0.0, &[[R]]) != GP_OK)
 // CHECK-NOT:   cudaCopyOut
-// CHECK:       if (gp_cuda_sync(cu) != GP_OK)
+// CHECK:       if (gp_cuda_finish(cu) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "@f_loss_stage0_forward");
+// CHECK-NEXT:  if (gp_cuda_publish(cu, results[0].view()) != GP_OK)
+// CHECK-NEXT:    return fail(ctx, "@f_loss_stage0_forward");
+// CHECK:       if (gp_cuda_publish(cu, results[4].view()) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "@f_loss_stage0_forward");
 // CHECK-NEXT:  return GP_OK;
 func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %d: tensor<2x4xf64> {gpipe.source = array<i64: -1, 1>}) -> (tensor<2x4xf32>, tensor<2x4xf64>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) {
@@ -104,9 +123,13 @@ func.func @f_loss_stage0_forward(%x: tensor<2x4xf32> {gpipe.source = array<i64: 
   return %mm, %de, %lr, %l2, %l2r : tensor<2x4xf32>, tensor<2x4xf64>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
 }
 
+// Only the arguments a function reads are waited for.
 // CHECK-LABEL: // @f_loss_stage0_backward
-// CHECK:       if (gp_cuda_gemm(cu, args[0], args[1], nullptr, 1.0f, 0.0f, true, false, &{{v[0-9]+}}) != GP_OK)
-func.func @f_loss_stage0_backward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %dy: tensor<2x4xf32> {gpipe.grad_of_output = 0 : i64}) -> (tensor<4x4xf32> {gpipe.param = @w}) {
+// CHECK:         const gp_tensor *const used[] = {args[0], args[2]};
+// CHECK-NEXT:    if (gp_cuda_await_all(cu, used, 2) != GP_OK)
+// CHECK-NEXT:      return fail(ctx, "@f_loss_stage0_backward (waiting for its arguments)");
+// CHECK:       if (gp_cuda_gemm(cu, args[0], args[2], nullptr, 1.0f, 0.0f, true, false, &{{v[0-9]+}}) != GP_OK)
+func.func @f_loss_stage0_backward(%x: tensor<2x4xf32> {gpipe.source = array<i64: -1, 0>}, %d: tensor<2x4xf64> {gpipe.source = array<i64: -1, 1>}, %dy: tensor<2x4xf32> {gpipe.grad_of_output = 0 : i64}) -> (tensor<4x4xf32> {gpipe.param = @w}) {
   %g = gpipe.gemm %x, %dy {alpha = 1.0 : f32, beta = 0.0 : f32, trans_a = true, trans_b = false} : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<4x4xf32>
   return %g : tensor<4x4xf32>
 }

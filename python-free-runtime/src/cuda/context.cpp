@@ -10,6 +10,8 @@
 
 #include "cuda_internal.h"
 
+#include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,19 +52,72 @@ size_t sizeClass(size_t bytes) {
   return (bytes + unit - 1) / unit * unit;
 }
 
+std::atomic<int> syncMode{GP_CUDA_SYNC_HOST};
+
+bool eventMode() { return syncMode.load(std::memory_order_relaxed) == GP_CUDA_SYNC_EVENTS; }
+
+/// The stream of the context last bound on this thread (gp_cuda_ctx_bind):
+/// in event mode, a user of the blocks this thread allocates.
+thread_local cudaStream_t boundStream = nullptr;
+thread_local int boundDevice = -1;
+
+/// Makes `device` current for the guard's scope.
+class OnDevice {
+public:
+  explicit OnDevice(int device) {
+    if (cudaGetDevice(&previous) != cudaSuccess)
+      previous = -1;
+    if (previous != device)
+      cudaSetDevice(device);
+  }
+  ~OnDevice() {
+    int now = -1;
+    if (previous >= 0 && cudaGetDevice(&now) == cudaSuccess && now != previous)
+      cudaSetDevice(previous);
+  }
+
+private:
+  int previous = -1;
+};
+
+/// A stream that used a block (event mode).
+struct StreamUse {
+  cudaStream_t stream;
+  int device;
+};
+
+/// A live block of device memory.
+struct Block {
+  size_t size = 0;
+  int device = 0;
+  /// Event mode: when its contents are complete (null: they are, as far as
+  /// any stream needs to wait), and the streams that used it.
+  std::shared_ptr<cuda::Fence> ready;
+  std::vector<StreamUse> users;
+
+  void addUser(cudaStream_t stream, int dev) {
+    for (const StreamUse &u : users)
+      if (u.stream == stream)
+        return;
+    users.push_back({stream, dev});
+  }
+};
+
+/// A freed block that waits for the streams that used it: one event per
+/// stream, recorded at the free.
+struct Pending {
+  void *ptr = nullptr;
+  std::vector<std::pair<int, cudaEvent_t>> events; // (device, event)
+};
+
 class Allocator {
 public:
   void *alloc(int device, size_t bytes) {
     size_t size = sizeClass(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex);
-      auto &free = cache[device][size];
-      if (!free.empty()) {
-        void *p = free.back();
-        free.pop_back();
-        sizes[p] = size;
-        return p;
-      }
+      if (void *p = takeCached(device, size))
+        return adopt(p, device, size);
     }
     int current = 0;
     if (cuda::check(cudaGetDevice(&current), "cudaGetDevice") != GP_OK)
@@ -72,8 +127,10 @@ public:
     void *p = nullptr;
     cudaError_t status = cudaMalloc(&p, size);
     if (status == cudaErrorMemoryAllocation) {
-      // Give the cached blocks back and try once more.
+      // Wait for the blocks freed while streams still used them, give the
+      // cached blocks back and try once more.
       cudaGetLastError();
+      drainPending(device);
       release(device);
       status = cudaMalloc(&p, size);
     }
@@ -86,40 +143,195 @@ public:
       return nullptr;
     }
     std::lock_guard<std::mutex> lock(mutex);
-    sizes[p] = size;
-    return p;
+    return adopt(p, device, size);
   }
 
   void free(int device, void *p) {
     if (!p)
       return;
     std::lock_guard<std::mutex> lock(mutex);
-    auto it = sizes.find(p);
-    if (it == sizes.end())
+    auto it = blocks.find(p);
+    if (it == blocks.end())
       return;
-    cache[device][it->second].push_back(p);
-    sizes.erase(it);
+    Block block = std::move(it->second);
+    blocks.erase(it);
+    if (block.users.empty()) {
+      cache[device][block.size].push_back(p);
+      return;
+    }
+    // Event mode: the streams that used the block may not have reached the
+    // work they were given with it. An event on each, recorded now (after
+    // all of that work), says when they have.
+    Pending pending{p, {}};
+    for (const StreamUse &u : block.users) {
+      if (!liveStreams.count(u.stream))
+        continue; // destroyed, so synchronized first
+      cudaEvent_t event = takeEvent(u.device);
+      bool recorded = false;
+      if (event) {
+        OnDevice on(u.device);
+        recorded = cudaEventRecord(event, u.stream) == cudaSuccess;
+      }
+      if (!recorded) {
+        // Without the event nothing says when the block is free again: it
+        // stays out of the cache for good.
+        cudaGetLastError();
+        if (event)
+          eventPool[u.device].push_back(event);
+        for (auto &[dev, e] : pending.events)
+          eventPool[dev].push_back(e);
+        return;
+      }
+      pending.events.push_back({u.device, event});
+    }
+    if (pending.events.empty())
+      cache[device][block.size].push_back(p);
+    else
+      waiting[device][block.size].push_back(std::move(pending));
   }
 
   /// cudaFree of every cached block of `device`. cudaFree waits for the
   /// device, NCCL kernels waiting on a peer included, so it runs outside
   /// the lock: the peer's own allocations must not wait for it.
   void release(int device) {
-    std::vector<void *> blocks;
+    std::vector<void *> freed;
     {
       std::lock_guard<std::mutex> lock(mutex);
       for (auto &[size, list] : cache[device])
-        blocks.insert(blocks.end(), list.begin(), list.end());
+        freed.insert(freed.end(), list.begin(), list.end());
       cache[device].clear();
     }
-    for (void *p : blocks)
+    for (void *p : freed)
       cudaFree(p);
   }
 
+  /// Event mode: the block holding `data`, if it is one of ours.
+  template <typename F> void withBlock(const void *data, F &&f) {
+    if (!data)
+      return;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = blocks.upper_bound(const_cast<void *>(data));
+    if (it == blocks.begin())
+      return;
+    --it;
+    auto *base = static_cast<const unsigned char *>(it->first);
+    auto *at = static_cast<const unsigned char *>(data);
+    if (at < base + it->second.size)
+      f(it->second);
+  }
+
+  void addStream(cudaStream_t stream, int device) {
+    std::lock_guard<std::mutex> lock(mutex);
+    liveStreams[stream] = device;
+  }
+  void removeStream(cudaStream_t stream) {
+    std::lock_guard<std::mutex> lock(mutex);
+    liveStreams.erase(stream);
+  }
+  bool isLive(cudaStream_t stream) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return liveStreams.count(stream) != 0;
+  }
+
 private:
+  /// A cached block of `size` (taking back freed blocks whose streams have
+  /// passed their events, oldest first); nullptr if none. Under the lock.
+  void *takeCached(int device, size_t size) {
+    auto &free = cache[device][size];
+    if (free.empty()) {
+      auto &queue = waiting[device][size];
+      while (!queue.empty() && passed(queue.front())) {
+        free.push_back(queue.front().ptr);
+        queue.pop_front();
+      }
+    }
+    if (free.empty())
+      return nullptr;
+    void *p = free.back();
+    free.pop_back();
+    return p;
+  }
+
+  /// Whether every event of `p` has completed; those that have go back to
+  /// the pool only all together.
+  bool passed(Pending &p) {
+    for (auto &[device, event] : p.events) {
+      cudaError_t status = cudaEventQuery(event);
+      if (status != cudaSuccess) {
+        // cudaErrorNotReady is no error, but it stays as the thread's last
+        // error for the next cudaGetLastError (a launch check) to find.
+        cudaGetLastError();
+        return false;
+      }
+    }
+    for (auto &[device, event] : p.events)
+      eventPool[device].push_back(event);
+    p.events.clear();
+    return true;
+  }
+
+  /// Records a block handed out: in event mode the stream bound on this
+  /// thread (the function allocating it) is its first user.
+  void *adopt(void *p, int device, size_t size) {
+    Block &b = blocks[p];
+    b = Block();
+    b.size = size;
+    b.device = device;
+    if (eventMode() && boundStream && boundDevice == device && liveStreams.count(boundStream))
+      b.addUser(boundStream, device);
+    return p;
+  }
+
+  /// An event on `device` from the pool (nullptr if none can be made).
+  cudaEvent_t takeEvent(int device) {
+    auto &pool = eventPool[device];
+    if (!pool.empty()) {
+      cudaEvent_t e = pool.back();
+      pool.pop_back();
+      return e;
+    }
+    OnDevice on(device);
+    cudaEvent_t e = nullptr;
+    if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    return e;
+  }
+
+  /// Waits (outside the lock: NCCL may hold a stream) until every freed
+  /// block of `device` is free of its streams, then caches them all.
+  void drainPending(int device) {
+    std::vector<std::pair<size_t, Pending>> all;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (auto &[size, queue] : waiting[device])
+        for (Pending &p : queue)
+          all.push_back({size, std::move(p)});
+      waiting[device].clear();
+    }
+    for (auto &[size, p] : all)
+      for (auto &[dev, event] : p.events) {
+        OnDevice on(dev);
+        cudaEventSynchronize(event);
+      }
+    cudaGetLastError();
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto &[size, p] : all) {
+      for (auto &[dev, event] : p.events)
+        eventPool[dev].push_back(event);
+      cache[device][size].push_back(p.ptr);
+    }
+  }
+
   std::mutex mutex;
   std::map<int, std::map<size_t, std::vector<void *>>> cache;
-  std::map<void *, size_t> sizes;
+  std::map<int, std::map<size_t, std::deque<Pending>>> waiting;
+  std::map<int, std::vector<cudaEvent_t>> eventPool;
+  /// Live blocks by address (ordered: a view's data finds its block).
+  std::map<void *, Block> blocks;
+  /// The streams of live contexts; a destroyed one was synchronized first.
+  std::map<cudaStream_t, int> liveStreams;
 };
 
 Allocator &allocator() {
@@ -177,6 +389,7 @@ extern "C" gp_status gp_cuda_ctx_create(int device, gp_cuda_precision precision,
     gp_cuda_ctx_destroy(ctx.release());
     return GP_ERROR;
   }
+  allocator().addStream(ctx->stream, device);
   *out = ctx.release();
   return GP_OK;
 }
@@ -185,8 +398,14 @@ extern "C" void gp_cuda_ctx_destroy(gp_cuda_ctx *ctx) {
   if (!ctx)
     return;
   cudaSetDevice(ctx->device);
-  if (ctx->stream)
+  if (ctx->stream) {
     cudaStreamSynchronize(ctx->stream);
+    // Its work is done: blocks it used need no event on it any more.
+    allocator().removeStream(ctx->stream);
+    if (boundStream == ctx->stream)
+      boundStream = nullptr;
+  }
+  ctx->lastFence.reset();
   for (auto &[host, c] : ctx->constants)
     allocator().free(ctx->device, c.data);
   allocator().free(ctx->device, ctx->workspace);
@@ -209,7 +428,86 @@ extern "C" gp_cuda_precision gp_cuda_ctx_precision(const gp_cuda_ctx *ctx) {
 extern "C" void *gp_cuda_ctx_stream(gp_cuda_ctx *ctx) { return ctx->stream; }
 
 extern "C" gp_status gp_cuda_ctx_bind(gp_cuda_ctx *ctx) {
+  boundStream = ctx->stream;
+  boundDevice = ctx->device;
   return cuda::check(cudaSetDevice(ctx->device), "cudaSetDevice");
+}
+
+extern "C" void gp_cuda_set_sync_mode(gp_cuda_sync_mode mode) { syncMode = mode; }
+
+extern "C" gp_cuda_sync_mode gp_cuda_get_sync_mode(void) {
+  return static_cast<gp_cuda_sync_mode>(syncMode.load());
+}
+
+extern "C" gp_status gp_cuda_finish(gp_cuda_ctx *ctx) {
+  if (!eventMode())
+    return gp_cuda_sync(ctx);
+  OnDevice on(ctx->device);
+  auto fence = std::make_shared<cuda::Fence>();
+  fence->stream = ctx->stream;
+  fence->device = ctx->device;
+  if (cuda::check(cudaEventCreateWithFlags(&fence->event, cudaEventDisableTiming),
+                  "cudaEventCreateWithFlags") != GP_OK ||
+      cuda::check(cudaEventRecord(fence->event, ctx->stream), "cudaEventRecord") != GP_OK)
+    return GP_ERROR;
+  ctx->lastFence = std::move(fence);
+  return GP_OK;
+}
+
+extern "C" gp_status gp_cuda_publish(gp_cuda_ctx *ctx, const gp_tensor *t) {
+  if (!eventMode() || !t || !t->data)
+    return GP_OK;
+  if (!ctx->lastFence)
+    return fail("gp_cuda_publish before gp_cuda_finish");
+  allocator().withBlock(t->data, [&](Block &b) {
+    b.ready = ctx->lastFence;
+    b.addUser(ctx->stream, ctx->device);
+  });
+  return GP_OK;
+}
+
+namespace {
+gp_status awaitOn(cudaStream_t stream, int device, bool track, const gp_tensor *t) {
+  if (!eventMode() || !t || !t->data)
+    return GP_OK;
+  std::shared_ptr<cuda::Fence> fence;
+  allocator().withBlock(t->data, [&](Block &b) {
+    if (b.ready && b.ready->stream != stream && !b.ready->done.load(std::memory_order_acquire))
+      fence = b.ready;
+    if (track)
+      b.addUser(stream, device);
+  });
+  if (!fence)
+    return GP_OK;
+  // A parameter is read by every micro-batch's functions long after the
+  // update that wrote it: once its event is seen complete, no more waits.
+  cudaError_t status = cudaEventQuery(fence->event);
+  if (status == cudaSuccess) {
+    fence->done.store(true, std::memory_order_release);
+    return GP_OK;
+  }
+  if (status != cudaErrorNotReady)
+    return cuda::check(status, "cudaEventQuery");
+  cudaGetLastError(); // not-ready is not an error a launch check should see
+  // The fence stays alive (this reference) until the wait is enqueued.
+  return cuda::check(cudaStreamWaitEvent(stream, fence->event, 0), "cudaStreamWaitEvent");
+}
+} // namespace
+
+extern "C" gp_status gp_cuda_await(gp_cuda_ctx *ctx, const gp_tensor *t) {
+  return awaitOn(ctx->stream, ctx->device, /*track=*/true, t);
+}
+
+extern "C" gp_status gp_cuda_await_all(gp_cuda_ctx *ctx, const gp_tensor *const *ts,
+                                       int32_t n) {
+  for (int32_t i = 0; i < n; ++i)
+    if (awaitOn(ctx->stream, ctx->device, /*track=*/true, ts[i]) != GP_OK)
+      return GP_ERROR;
+  return GP_OK;
+}
+
+extern "C" gp_status gp_cuda_await_stream(void *stream, int device, const gp_tensor *t) {
+  return awaitOn(static_cast<cudaStream_t>(stream), device, /*track=*/false, t);
 }
 
 extern "C" gp_status gp_cuda_arena(gp_cuda_ctx *ctx, size_t bytes, unsigned char **out) {

@@ -16,11 +16,33 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
+
+namespace gp::cuda {
+/// An event recorded after a function's work on a stream (gp_cuda_finish in
+/// event mode): the tensors published with it are complete once it is.
+/// Shared by those tensors' blocks; destroyed with the last of them.
+struct Fence {
+  cudaEvent_t event = nullptr;
+  cudaStream_t stream = nullptr;
+  int device = 0;
+  /// Set once a query found the event complete: later waits are skipped.
+  std::atomic<bool> done{false};
+  Fence() = default;
+  Fence(const Fence &) = delete;
+  Fence &operator=(const Fence &) = delete;
+  ~Fence() {
+    if (event)
+      cudaEventDestroy(event);
+  }
+};
+} // namespace gp::cuda
 
 struct gp_cuda_ctx {
   int device = 0;
@@ -31,6 +53,8 @@ struct gp_cuda_ctx {
   /// cuBLASLt and cuDNN workspace (gp::cuda::workspace grows it).
   void *workspace = nullptr;
   size_t workspaceBytes = 0;
+  /// The event of the last gp_cuda_finish (event mode).
+  std::shared_ptr<gp::cuda::Fence> lastFence;
   /// The function arena (gp_cuda_arena).
   unsigned char *arena = nullptr;
   size_t arenaBytes = 0;

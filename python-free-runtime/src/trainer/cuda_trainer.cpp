@@ -6,8 +6,12 @@
 // stages, neighbouring stages share one. Parameters live on their stage's
 // device, the main copy and the optimizer update on the first stage's.
 // Tensors move between the host and devices through CudaMemory (every move
-// complete when it returns); a generated function waits for its stream
-// before it returns, so a tensor it hands over is ready for any stream.
+// complete when it returns). How a generated function hands over its
+// results is --sync's: with `host` (the default) it waits for its stream
+// before it returns, so a tensor it hands over is ready for any stream;
+// with `events` it returns once its work is enqueued, and every reader (a
+// function's stream, CudaMemory's, a NCCL send's) waits for the event it
+// recorded (gp_cuda_finish, gp_cuda_publish, gp_cuda_await).
 //
 //===----------------------------------------------------------------------===//
 
@@ -85,7 +89,8 @@ private:
 };
 
 /// Moves between the host and devices on a context of its own per device
-/// (one caller at a time per device), waiting for each move.
+/// (one caller at a time per device), waiting for each move. Under --sync
+/// events its stream first waits for the tensors it reads.
 class CudaMemory : public DeviceMemory {
 public:
   ~CudaMemory() override {
@@ -101,7 +106,7 @@ public:
     DeviceGuard guard(t.device());
     const gp_tensor &v = *t.view();
     Tensor host = Tensor::allocate(v.dtype, v.rank, v.dims);
-    if (host.empty() ||
+    if (host.empty() || gp_cuda_await(slot->ctx, &v) != GP_OK ||
         gp_cuda_to_host(slot->ctx, host.view()->data, v.data, t.bytes()) != GP_OK) {
       error = std::string("cannot copy a tensor to the host: ") + gp_last_error();
       return Tensor();
@@ -123,7 +128,8 @@ public:
     if (ok && t.device() < 0)
       ok = gp_cuda_to_device(slot->ctx, out.view()->data, v.data, t.bytes()) == GP_OK;
     else if (ok)
-      ok = gp_cuda_copy_bytes(slot->ctx, out.view()->data, v.data, t.device(), t.bytes()) ==
+      ok = gp_cuda_await(slot->ctx, &v) == GP_OK &&
+           gp_cuda_copy_bytes(slot->ctx, out.view()->data, v.data, t.device(), t.bytes()) ==
            GP_OK;
     if (!ok || gp_cuda_sync(slot->ctx) != GP_OK) {
       error = "cannot copy a tensor to GPU " + std::to_string(device) + ": " + gp_last_error();
@@ -147,7 +153,8 @@ public:
     DeviceGuard guard(a.device());
     const gp_tensor &v = *a.view();
     Tensor sum = allocateOnDevice(a.device(), v.dtype, v.rank, v.dims);
-    if (sum.empty() ||
+    if (sum.empty() || gp_cuda_await(slot->ctx, a.view()) != GP_OK ||
+        gp_cuda_await(slot->ctx, other.view()) != GP_OK ||
         gp_cuda_binary(slot->ctx, GP_ADD, a.view(), other.view(), sum.view()) != GP_OK ||
         gp_cuda_sync(slot->ctx) != GP_OK) {
       error = std::string("cannot sum gradients: ") + gp_last_error();
@@ -235,7 +242,8 @@ public:
     std::string name =
         cudaGetDeviceProperties(&prop, deviceOfStage(0)) == cudaSuccess ? prop.name : "GPU";
     std::string s = "cuda: " + std::to_string(gpus) + " x " + name + ", precision " +
-                    precisionName(program.precision) + ";";
+                    precisionName(program.precision) + ", sync " +
+                    (gp_cuda_get_sync_mode() == GP_CUDA_SYNC_EVENTS ? "events" : "host") + ";";
     if (localRank >= 0)
       return s + " this rank's stage on GPU " + std::to_string(deviceOfStage(0));
     for (int g = 0; g < gpus; ++g) {
@@ -346,13 +354,20 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
   std::vector<char *> args{argv[0]};
   long gpus = 0;
   NcclOptions nccl;
+  gp_cuda_sync_mode sync = GP_CUDA_SYNC_HOST;
+  bool serialized = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       int rc = trainerMain(program, 2, std::vector<char *>{argv[0], argv[i]}.data());
       std::printf("CUDA: --gpus N uses the first N visible GPUs (default: all; stages share "
                   "GPUs when there are fewer GPUs than stages);\n"
                   "--nccl-timeout S stops every stage when a peer has not answered a NCCL\n"
-                  "receive for S seconds (default %.0f).\n",
+                  "receive for S seconds (default %.0f);\n"
+                  "--sync host|events: how a stage's function hands its results on: host (the\n"
+                  "default) waits for its stream before it returns; events returns once the work\n"
+                  "is enqueued and the readers' streams wait on a CUDA event (then --trace spans\n"
+                  "are the host's enqueue times, and a GPU fault is reported where the host\n"
+                  "next waits).\n",
                   nccl.timeoutSeconds);
       return rc;
     }
@@ -364,6 +379,20 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
       ++i;
       continue;
     }
+    if (!std::strcmp(argv[i], "--sync")) {
+      const char *mode = i + 1 < argc ? argv[i + 1] : "";
+      if (!std::strcmp(mode, "host"))
+        sync = GP_CUDA_SYNC_HOST;
+      else if (!std::strcmp(mode, "events"))
+        sync = GP_CUDA_SYNC_EVENTS;
+      else
+        return fail(std::string("--sync needs host or events") +
+                    (i + 1 < argc ? std::string(", got '") + mode + "'" : std::string()));
+      ++i;
+      continue;
+    }
+    if (!std::strcmp(argv[i], "--serialize-stages"))
+      serialized = true;
     if (!std::strcmp(argv[i], "--nccl-timeout")) {
       char *end = nullptr;
       nccl.timeoutSeconds = i + 1 < argc ? std::strtod(argv[i + 1], &end) : 0;
@@ -375,6 +404,11 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
     args.push_back(argv[i]);
   }
   args.push_back(nullptr);
+  // One stage's work at a time needs a stage to end when its work does.
+  if (serialized && sync == GP_CUDA_SYNC_EVENTS)
+    return fail("--serialize-stages needs --sync host (with events a stage's function returns "
+                "before its work runs)");
+  gp_cuda_set_sync_mode(sync);
   // Before the first CUDA call: more hardware queues than the default 8,
   // so the streams of stages, copies and NCCL channels sharing a GPU do not
   // queue behind each other (a user's setting stays).

@@ -212,7 +212,8 @@ public:
     }
     if (!inner->send(from, to, gradient, {msg.microBatch, {}, {header}}, error))
       return false;
-    // The values were complete when their function returned.
+    // With --sync host the values were complete when their function
+    // returned; with events the send stream waits for them below.
     std::vector<Tensor> values;
     for (const Tensor &v : msg.values) {
       values.push_back(onDevice(v, ch->send.device, error));
@@ -231,8 +232,14 @@ public:
       abortComm(ch->send);
       return false;
     };
-    if (!checkCuda(cudaSetDevice(ch->send.device), what, error) ||
-        !checkNccl(ncclGroupStart(), what + " (ncclGroupStart)", error))
+    if (!checkCuda(cudaSetDevice(ch->send.device), what, error))
+      return failed();
+    for (const Tensor &v : f.values)
+      if (gp_cuda_await_stream(ch->send.stream, ch->send.device, v.view()) != GP_OK) {
+        error = what + ": " + gp_last_error();
+        return failed();
+      }
+    if (!checkNccl(ncclGroupStart(), what + " (ncclGroupStart)", error))
       return failed();
     for (const Tensor &v : f.values)
       if (v.bytes() && !checkNccl(ncclSend(v.view()->data, v.bytes(), ncclUint8, 1, ch->send.comm,

@@ -9,9 +9,12 @@
 # there are fewer GPUs), five steps within a relative error of 1e-4 (the
 # CNN with SGD there).
 # Prints one line per mismatch or error and the number of runs.
-# Usage: compile-matrix.sh MODELS_DIR DEVICES_FILE OUT_DIR [cpu|cuda]
+# Usage: compile-matrix.sh MODELS_DIR DEVICES_FILE OUT_DIR [cpu|cuda [TRAINER_FLAG...]]
+# (the trainer flags go to every trainer run, e.g. --sync events).
 set -u
 models=$1 devices=$2 out=$3 target=${4:-cpu} status=0 runs=0 i=0
+shift $(( $# < 4 ? $# : 4 ))
+trainer_flags=("$@")
 steps=3 tolerance=1e-6
 if [ "$target" = cuda ]; then steps=5 tolerance=1e-4; fi
 policies=(full none except-last auto)
@@ -53,7 +56,7 @@ for model in mlp resnet_cnn transformer_lm dropout_mlp; do
         echo "$name: ERROR (compile)"; echo "$msg"; status=1; continue
       fi
       if ! msg=$("$exe" --data "${data[1]}" --labels "$labels" --steps $steps \
-                   --save-params "$exe.params" 2>&1); then
+                   --save-params "$exe.params" ${trainer_flags[@]+"${trainer_flags[@]}"} 2>&1); then
         echo "$name: ERROR (train)"; echo "$msg"; status=1; continue
       fi
       if ! msg=$(gpipe-run "$file" "${shape[@]}" "${train[@]}" "${pipe[@]}" \

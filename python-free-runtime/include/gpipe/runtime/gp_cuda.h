@@ -51,7 +51,9 @@ int gp_cuda_ctx_device(const gp_cuda_ctx *ctx);
 gp_cuda_precision gp_cuda_ctx_precision(const gp_cuda_ctx *ctx);
 /* The context's cudaStream_t. */
 void *gp_cuda_ctx_stream(gp_cuda_ctx *ctx);
-/* Makes the context's device current on the calling thread. */
+/* Makes the context's device current on the calling thread, and its stream
+ * the one the allocator counts as a user of the blocks this thread
+ * allocates (event mode). */
 gp_status gp_cuda_ctx_bind(gp_cuda_ctx *ctx);
 /* The context's function arena, at least `bytes` long: one cudaMalloc,
  * grown (after waiting for the stream) only when a larger one is asked for;
@@ -67,12 +69,51 @@ gp_status gp_cuda_check_launch(const char *what);
 gp_status gp_cuda_constant(gp_cuda_ctx *ctx, const gp_tensor *host,
                            const gp_tensor **out);
 
+/*--- Hand-offs between streams ---------------------------------------------*/
+/* How a generated function hands what it computed to other streams and to
+ * the host (the trainer's --sync):
+ *   GP_CUDA_SYNC_HOST: gp_cuda_finish waits for the context's stream, so a
+ *     tensor a function returns is complete for every stream and the host;
+ *     gp_cuda_await and gp_cuda_publish do nothing.
+ *   GP_CUDA_SYNC_EVENTS: gp_cuda_finish records a CUDA event after the
+ *     function's work and returns at once; gp_cuda_publish marks a tensor's
+ *     memory ready at that event, and gp_cuda_await makes a stream wait for
+ *     it (cudaStreamWaitEvent; nothing when the same stream wrote it). The
+ *     allocator then remembers every stream that used a block (that awaited
+ *     or published it, or was bound on the allocating thread) and reuses a
+ *     freed block only once each of those streams has passed the point of
+ *     the free (an event recorded on each at gp_cuda_free).
+ * Process-wide; set it before the first context is created. */
+typedef enum gp_cuda_sync_mode {
+  GP_CUDA_SYNC_HOST = 0,
+  GP_CUDA_SYNC_EVENTS = 1,
+} gp_cuda_sync_mode;
+void gp_cuda_set_sync_mode(gp_cuda_sync_mode mode);
+gp_cuda_sync_mode gp_cuda_get_sync_mode(void);
+/* The end of a function's work: gp_cuda_sync (host mode), or an event
+ * recorded on the stream that later gp_cuda_publish calls attach. */
+gp_status gp_cuda_finish(gp_cuda_ctx *ctx);
+/* Marks the memory under `t` (from gp_cuda_alloc) ready once the context's
+ * last gp_cuda_finish event completes. A tensor with no data: nothing. */
+gp_status gp_cuda_publish(gp_cuda_ctx *ctx, const gp_tensor *t);
+/* Makes the context's stream wait until the memory under `t` is ready and
+ * records the stream as a user of it. Memory not from gp_cuda_alloc, or
+ * never published: nothing to wait for. */
+gp_status gp_cuda_await(gp_cuda_ctx *ctx, const gp_tensor *t);
+/* gp_cuda_await of each of `n` tensors (NULL entries are skipped). */
+gp_status gp_cuda_await_all(gp_cuda_ctx *ctx, const gp_tensor *const *ts, int32_t n);
+/* gp_cuda_await for a stream of the caller's own (a cudaStream_t on
+ * `device`, e.g. a NCCL channel's) that is no context's; the caller keeps
+ * `t` alive until that stream's work on it is done. */
+gp_status gp_cuda_await_stream(void *stream, int device, const gp_tensor *t);
+
 /* Device memory from a caching allocator (per device; freed blocks are kept
  * for reuse, by size class). NULL (with gp_last_error set) when the device
  * is out of memory even after the cache is released. */
 void *gp_cuda_alloc(int device, size_t bytes);
-/* Returns `ptr` (from gp_cuda_alloc on `device`) to the cache. Call it only
- * once no enqueued work uses the memory. */
+/* Returns `ptr` (from gp_cuda_alloc on `device`) to the cache. In host sync
+ * mode call it only once no enqueued work uses the memory; in event mode
+ * the block waits for the streams that used it (see above). */
 void gp_cuda_free(int device, void *ptr);
 /* Copies `bytes` on the context's stream; host memory may be pageable. */
 gp_status gp_cuda_to_device(gp_cuda_ctx *ctx, void *dst, const void *src,
