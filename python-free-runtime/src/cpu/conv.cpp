@@ -54,6 +54,7 @@ extern "C" gp_status gp_cpu_conv2d(const gp_tensor *x, const gp_tensor *w,
     using T = decltype(tag);
     const T *in = static_cast<const T *>(x->data), *wt = static_cast<const T *>(w->data);
     T *o = static_cast<T *>(out->data);
+    const T *bi = bias ? static_cast<const T *>(bias->data) : nullptr;
     int64_t fg = f / groups, colRows = cg * g.kh * g.kw, outSize = g.oh * g.ow;
     bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 &&
                      g.pl == 0 && g.oh == g.h && g.ow == g.w;
@@ -62,10 +63,17 @@ extern "C" gp_status gp_cpu_conv2d(const gp_tensor *x, const gp_tensor *w,
         for (int64_t gi = 0; gi < groups; ++gi)
           gemm<T>(false, false, fg, outSize, colRows, 1.0, wt + gi * fg * colRows,
                   in + (b * g.c + gi * cg) * g.h * g.w, 0.0, o + (b * f + gi * fg) * outSize);
+      if (bi)
+        parallelFor(g.n * f, outSize, [&](int64_t lo, int64_t hi) {
+          for (int64_t p = lo; p < hi; ++p) {
+            T *plane = o + p * outSize, add = bi[p % f];
+            for (int64_t i = 0; i < outSize; ++i)
+              plane[i] += add;
+          }
+        });
     } else {
       // Several images share one GEMM: [fg, colRows] x [colRows, nb * outSize].
-      constexpr int64_t kColsBudget = 1 << 23;
-      int64_t nb = std::max<int64_t>(1, std::min(g.n, kColsBudget / std::max<int64_t>(1, colRows * outSize)));
+      int64_t nb = imagesPerGemm(g.n, colRows * outSize);
       std::vector<T> cols(colRows * nb * outSize), prod(fg * nb * outSize);
       for (int64_t b0 = 0; b0 < g.n; b0 += nb) {
         int64_t cnt = std::min(nb, g.n - b0), ld = cnt * outSize;
@@ -76,24 +84,24 @@ extern "C" gp_status gp_cpu_conv2d(const gp_tensor *x, const gp_tensor *w,
           });
           gemm<T>(false, false, fg, ld, colRows, 1.0, wt + gi * fg * colRows, cols.data(), 0.0,
                   prod.data());
+          // Each image's planes out of the product, with the bias added on
+          // the way.
           parallelFor(cnt * fg, outSize, [&](int64_t lo, int64_t hi) {
             for (int64_t p = lo; p < hi; ++p) {
               int64_t b = p / fg, k = p % fg;
-              std::copy_n(prod.data() + k * ld + b * outSize, outSize,
-                          o + ((b0 + b) * f + gi * fg + k) * outSize);
+              const T *src = prod.data() + k * ld + b * outSize;
+              T *dst = o + ((b0 + b) * f + gi * fg + k) * outSize;
+              if (!bi) {
+                std::copy_n(src, outSize, dst);
+                continue;
+              }
+              T add = bi[gi * fg + k];
+              for (int64_t i = 0; i < outSize; ++i)
+                dst[i] = src[i] + add;
             }
           });
         }
       }
-    }
-    if (bias) {
-      const T *bi = static_cast<const T *>(bias->data);
-      for (int64_t b = 0; b < g.n; ++b)
-        for (int64_t k = 0; k < f; ++k) {
-          T *p = o + (b * f + k) * outSize;
-          for (int64_t i = 0; i < outSize; ++i)
-            p[i] += bi[k];
-        }
     }
     return GP_OK;
   });

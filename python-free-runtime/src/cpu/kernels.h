@@ -32,6 +32,14 @@ void forEachInWindow(const Window &g, int64_t oy, int64_t ox, Fn fn) {
   }
 }
 
+/// How many images one im2col GEMM takes: as many as keep its column
+/// buffer (`colsPerImage` elements each) under 2^23 elements, at least one.
+inline int64_t imagesPerGemm(int64_t images, int64_t colsPerImage) {
+  constexpr int64_t kColsBudget = int64_t(1) << 23;
+  int64_t fit = kColsBudget / (colsPerImage > 0 ? colsPerImage : 1);
+  return fit < 1 ? 1 : fit < images ? fit : images;
+}
+
 /// cols[(c * kh + i) * kw + j][oy * ow + ox] = x[c][oy*sh - pt + i*dh][ox*sw - pl + j*dw]
 /// (zero in the padding), with rows `ld` elements apart.
 template <typename T>
