@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <numeric>
 #include <random>
 #include <set>
@@ -525,7 +526,16 @@ bool callFunction(const FunctionSpec &fn, FunctionContext &ctx,
   for (const Tensor &t : accelerator ? placed : args)
     views.push_back(t.view());
   results.assign(fn.numResults, Tensor());
-  if (fn.fn(ctx, views.data(), results.data()) != GP_OK) {
+  gp_status status = GP_ERROR;
+  try {
+    status = fn.fn(ctx, views.data(), results.data());
+  } catch (const std::bad_alloc &) {
+    // The function's arena (a std::vector on the CPU) or a kernel's scratch
+    // buffer; tensors that cannot be allocated are reported by the function.
+    ctx.error = "out of memory (its arena is " + std::to_string(fn.arenaBytes) +
+                " bytes; its kernels take scratch memory besides)";
+  }
+  if (status != GP_OK) {
     error = std::string(fn.name) + ": " + ctx.error;
     return false;
   }
