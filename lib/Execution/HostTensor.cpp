@@ -85,16 +85,26 @@ BufferPool &pool() {
 }
 } // namespace
 
-FailureOr<HostTensor> HostTensor::allocate(RankedTensorType type) {
-  auto dtype = dtypeFor(type.getElementType());
-  if (!dtype || type.getRank() > GP_MAX_RANK || !type.hasStaticShape())
+FailureOr<HostTensor> HostTensor::allocate(RankedTensorType type, std::string *error) {
+  auto why = [&](const llvm::Twine &msg) -> FailureOr<HostTensor> {
+    if (error)
+      *error = msg.str();
     return failure();
+  };
+  std::string typeText;
+  llvm::raw_string_ostream(typeText) << type;
+  auto dtype = dtypeFor(type.getElementType());
+  if (!dtype)
+    return why("the CPU runtime has no element type of " + typeText);
+  if (type.getRank() > GP_MAX_RANK || !type.hasStaticShape())
+    return why("the CPU runtime holds static shapes of rank " + llvm::Twine(GP_MAX_RANK) +
+               " at most, not " + typeText);
   HostTensor h;
   gp_tensor_init(&h.tensor, *dtype, type.getRank(), type.getShape().data());
   size_t bytes = std::max<size_t>(h.bytes(), 1);
   void *data = pool().acquire(bytes);
   if (!data)
-    return failure();
+    return why("out of memory for a " + typeText + " (" + llvm::Twine(bytes) + " bytes)");
   h.storage = std::shared_ptr<void>(data, [bytes](void *p) { pool().release(p, bytes); });
   h.tensor.data = data;
   return h;

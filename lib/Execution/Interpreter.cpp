@@ -54,10 +54,10 @@ FailureOr<gp_tensor *> Interpreter::out(Operation *op, Value result) {
   auto type = dyn_cast<RankedTensorType>(result.getType());
   if (!type)
     return op->emitOpError("cannot execute: result is not a ranked tensor");
-  auto tensor = HostTensor::allocate(type);
+  std::string error;
+  auto tensor = HostTensor::allocate(type, &error);
   if (failed(tensor))
-    return op->emitOpError("cannot execute: the CPU runtime has no element type ")
-           << type.getElementType();
+    return op->emitOpError("cannot execute: ") << error;
   auto [it, inserted] = env.try_emplace(result, std::move(*tensor));
   return it->second.view();
 }
@@ -533,11 +533,9 @@ FailureOr<HostTensor> ParamStore::get(ParamOp param, std::string &error) {
   auto it = values.find(param.getSymName());
   if (it != values.end())
     return it->second;
-  auto tensor = HostTensor::allocate(cast<RankedTensorType>(param.getType()));
-  if (failed(tensor)) {
-    error = "unsupported parameter type";
+  auto tensor = HostTensor::allocate(cast<RankedTensorType>(param.getType()), &error);
+  if (failed(tensor))
     return failure();
-  }
   if (param.getZeroInit())
     std::memset(tensor->data(), 0, tensor->bytes());
   else if (!loader || !loader(param, *tensor, error))

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -27,6 +28,19 @@ namespace {
 int fail(const llvm::Twine &msg) {
   llvm::errs() << "gpipe-run: error: " << msg << "\n";
   return 1;
+}
+
+/// Storage for a batch, a seed or the loss: gpipe-run's allocations outside
+/// the interpreter, which reports its own. When memory runs out, one error
+/// line and exit status 1.
+HostTensor allocateOrExit(RankedTensorType type) {
+  std::string error;
+  FailureOr<HostTensor> t = HostTensor::allocate(type, &error);
+  if (failed(t)) {
+    fail(error);
+    std::exit(1);
+  }
+  return std::move(*t);
 }
 
 std::string typeString(Type t) {
@@ -92,7 +106,7 @@ std::vector<HostTensor> gatherBatch(const DataSet &data, const std::vector<int64
                                     int64_t first) {
   std::vector<HostTensor> batch;
   for (auto [array, type] : llvm::zip(data.arrays, data.batchTypes)) {
-    HostTensor t = *HostTensor::allocate(type);
+    HostTensor t = allocateOrExit(type);
     size_t rowBytes = t.bytes() / type.getDimSize(0);
     for (int64_t r = 0; r < type.getDimSize(0); ++r) {
       int64_t pos = first + r < (int64_t)order.size() ? order[first + r] : order[0];
@@ -110,7 +124,7 @@ std::vector<HostTensor> trainingBatch(const DataSet &data, const std::vector<int
                                       int64_t first, int64_t step, int64_t part) {
   std::vector<HostTensor> batch = gatherBatch(data, order, first);
   if (data.rngArgument >= 0) {
-    HostTensor rng = *HostTensor::allocate(
+    HostTensor rng = allocateOrExit(
         RankedTensorType::get({2}, IntegerType::get(data.batchTypes.front().getContext(), 64)));
     static_cast<int64_t *>(rng.data())[0] = step;
     static_cast<int64_t *>(rng.data())[1] = part;
@@ -300,7 +314,7 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
     zeros.emplace_back();
     if (i == 0 || !isa<FloatType>(type.getElementType()))
       continue;
-    zeros.back() = *HostTensor::allocate(type);
+    zeros.back() = allocateOrExit(type);
     std::memset(zeros.back().data(), 0, zeros.back().bytes());
   }
   std::vector<std::vector<HostTensor>> seeds(m);
@@ -312,7 +326,7 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
         continue;
       }
       // The mini-batch's loss is the micro-batch losses weighted by share.
-      HostTensor seed = *HostTensor::allocate(type);
+      HostTensor seed = allocateOrExit(type);
       std::memset(seed.data(), 0, seed.bytes());
       if (type.getElementType().isF32())
         *static_cast<float *>(seed.data()) = static_cast<float>(share[mb]);
@@ -372,7 +386,7 @@ FailureOr<HostTensor> pipelinedStep(ModuleOp module, Pipelined &p,
           store.set(name, *value);
   }
   // The mean loss.
-  HostTensor loss = *HostTensor::allocate(
+  HostTensor loss = allocateOrExit(
       cast<RankedTensorType>(p.lossFn.getFunctionType().getResult(0)));
   double sum = 0;
   for (int mb = 0; mb < m; ++mb) {

@@ -26,9 +26,10 @@ namespace mlir::gpipe {
 class HostTensor {
 public:
   HostTensor() = default;
-  /// Allocates uninitialized storage for `type` (fails for unsupported
-  /// element types or when memory runs out).
-  static FailureOr<HostTensor> allocate(RankedTensorType type);
+  /// Allocates uninitialized storage for `type`; fails for unsupported
+  /// element types or shapes, or when memory runs out, saying which in
+  /// `*error` when given.
+  static FailureOr<HostTensor> allocate(RankedTensorType type, std::string *error = nullptr);
   /// Wraps the data of an array read by gp_npy_read (takes ownership).
   static HostTensor adopt(const gp_tensor &t);
   /// The same tensor as the runtime's type, and back (storage shared).
