@@ -126,12 +126,15 @@ def trainer_env():
     return env
 
 
-def trainer_step_ms(exe, model, xs, ys, batch, warmup, steps, tmp, extra=()):
+def trainer_step_ms(exe, model, xs, ys, batch, warmup, steps, tmp, extra=(), timeout=None):
     log = os.path.join(tmp, "log.jsonl")
-    run = subprocess.run([exe, "--model", model, "--data", xs, "--labels", ys,
-                          "--steps", str(warmup + steps), "--log", log,
-                          "--log-every", str(warmup + steps), "--no-progress", *extra],
-                         capture_output=True, text=True, env=trainer_env())
+    try:
+        run = subprocess.run([exe, "--model", model, "--data", xs, "--labels", ys,
+                              "--steps", str(warmup + steps), "--log", log,
+                              "--log-every", str(warmup + steps), "--no-progress", *extra],
+                             capture_output=True, text=True, env=trainer_env(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TrainerFailed(f"{os.path.basename(exe)} {' '.join(extra)}: no result in {timeout} s")
     if run.returncode:
         raise TrainerFailed(f"{os.path.basename(exe)} failed: "
                             f"{(run.stderr or run.stdout).strip()}")
@@ -322,7 +325,7 @@ def measure(args, kit):
                     events = attempt(f"{name} {precision} --sync events",
                                      lambda: trainer_step_ms(exe, model, xs, ys, batch,
                                                              args.warmup, args.steps, tmp,
-                                                             ["--sync", "events"]))
+                                                             ["--sync", "events"], timeout=120))
                 rows.append((name, tuple(entry["shape"]), precision, ours, ref, frac, events))
             # The pipeline, simulated from measured per-stage times (tf32).
             link = device["link"]
@@ -344,7 +347,7 @@ def measure(args, kit):
                     shared = [attempt(f"{name} K={k} M={micro} one GPU --sync {mode}",
                                       lambda: trainer_step_ms(exe, model, xs, ys, batch,
                                                               args.warmup, args.steps, tmp,
-                                                              ["--sync", mode]))
+                                                              ["--sync", mode], timeout=120))
                               for mode in ("host", "events")]
                     if None not in shared:
                         shared_rows.append((name, k, micro, *shared))

@@ -299,21 +299,29 @@ run() {
   # --sync events (functions return once their work is enqueued; streams
   # wait on each other's events, freed memory on the streams that used it):
   # the same parameters to the bit as --sync host.
+  # Not yet run on a GPU when written: after two failures (a hang costs the
+  # whole timeout) the rest are skipped, so the checks after them still run.
   if [ "$target" = cuda ]; then
     t0=$SECONDS
+    local broken=0
     while read -r model k schedule policy; do
       exe="$model-k$k-$schedule"
       [ -d "$work/matrix/$exe.out" ] || continue
+      if [ $broken -ge 2 ]; then
+        fail "$exe --sync events: skipped after two failures"; continue
+      fi
       input="$(model_data "$model")/input_$(model_input "$model").npy"
-      if ! msg=$(timeout 60 "${kitenv[@]}" "$work/matrix/$exe" --model "$(model_file "$model")" --data "$input" \
+      if ! msg=$(timeout 30 "${kitenv[@]}" "$work/matrix/$exe" --model "$(model_file "$model")" --data "$input" \
                    --labels "$(model_data "$model")/train_sgd/labels.npy" --steps $steps --no-progress \
                    --sync events --save-params "$work/matrix/$exe.events" 2>&1); then
+        broken=$((broken + 1))
         fail "$exe --sync events: the trainer failed"; echo "$msg" | tail -5; continue
       fi
       echo "$msg" > "$logs/$exe-events.log"
       if msg=$(compare "$work/matrix/$exe.out" "$work/matrix/$exe.events" 0); then
         pass "$exe --sync events: the same to the bit as --sync host ($msg)"
       else
+        broken=$((broken + 1))
         fail "$exe --sync events: $msg"
       fi
     done < <(matrix)
