@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "cuda_internal.h"
+#include "device_guard.h"
 
 #include <atomic>
 #include <deque>
@@ -60,25 +61,6 @@ bool eventMode() { return syncMode.load(std::memory_order_relaxed) == GP_CUDA_SY
 /// in event mode, a user of the blocks this thread allocates.
 thread_local cudaStream_t boundStream = nullptr;
 thread_local int boundDevice = -1;
-
-/// Makes `device` current for the guard's scope.
-class OnDevice {
-public:
-  explicit OnDevice(int device) {
-    if (cudaGetDevice(&previous) != cudaSuccess)
-      previous = -1;
-    if (previous != device)
-      cudaSetDevice(device);
-  }
-  ~OnDevice() {
-    int now = -1;
-    if (previous >= 0 && cudaGetDevice(&now) == cudaSuccess && now != previous)
-      cudaSetDevice(previous);
-  }
-
-private:
-  int previous = -1;
-};
 
 /// A stream that used a block (event mode).
 struct StreamUse {
@@ -169,7 +151,7 @@ public:
       cudaEvent_t event = takeEvent(u.device);
       bool recorded = false;
       if (event) {
-        OnDevice on(u.device);
+        cuda::DeviceGuard on(u.device);
         recorded = cudaEventRecord(event, u.stream) == cudaSuccess;
       }
       if (!recorded) {
@@ -290,7 +272,7 @@ private:
       pool.pop_back();
       return e;
     }
-    OnDevice on(device);
+    cuda::DeviceGuard on(device);
     cudaEvent_t e = nullptr;
     if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
       cudaGetLastError();
@@ -312,7 +294,7 @@ private:
     }
     for (auto &[size, p] : all)
       for (auto &[dev, event] : p.events) {
-        OnDevice on(dev);
+        cuda::DeviceGuard on(dev);
         cudaEventSynchronize(event);
       }
     cudaGetLastError();
@@ -442,7 +424,7 @@ extern "C" gp_cuda_sync_mode gp_cuda_get_sync_mode(void) {
 extern "C" gp_status gp_cuda_finish(gp_cuda_ctx *ctx) {
   if (!eventMode())
     return gp_cuda_sync(ctx);
-  OnDevice on(ctx->device);
+  cuda::DeviceGuard on(ctx->device);
   auto fence = std::make_shared<cuda::Fence>();
   fence->stream = ctx->stream;
   fence->device = ctx->device;

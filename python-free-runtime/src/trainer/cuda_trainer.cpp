@@ -20,6 +20,7 @@
 #include "gpipe/runtime/gp_pipeline.h"
 #include "gpipe/runtime/gp_program.h"
 #include "nccl_transport.h"
+#include "../cuda/device_guard.h"
 
 #include <cuda_runtime.h>
 
@@ -68,26 +69,6 @@ bool gp::cudaCopyOut(FunctionContext &ctx, gp_cuda_ctx *cuda, const gp_tensor &v
 
 namespace {
 
-/// Makes `device` current on this thread for the guard's scope: the
-/// trainer's helpers run on stage threads whose own device must stay
-/// current for the generated code that called them.
-class DeviceGuard {
-public:
-  explicit DeviceGuard(int device) {
-    if (cudaGetDevice(&previous) != cudaSuccess)
-      previous = -1;
-    if (previous != device)
-      cudaSetDevice(device);
-  }
-  ~DeviceGuard() {
-    if (previous >= 0)
-      cudaSetDevice(previous);
-  }
-
-private:
-  int previous = -1;
-};
-
 /// Moves between the host and devices on a context of its own per device
 /// (one caller at a time per device), waiting for each move. Under --sync
 /// events its stream first waits for the tensors it reads.
@@ -103,7 +84,7 @@ public:
     if (!slot)
       return Tensor();
     std::lock_guard<std::mutex> lock(slot->mutex);
-    DeviceGuard guard(t.device());
+    cuda::DeviceGuard guard(t.device());
     const gp_tensor &v = *t.view();
     Tensor host = Tensor::allocate(v.dtype, v.rank, v.dims);
     if (host.empty() || gp_cuda_await(slot->ctx, &v) != GP_OK ||
@@ -121,7 +102,7 @@ public:
     if (!slot)
       return Tensor();
     std::lock_guard<std::mutex> lock(slot->mutex);
-    DeviceGuard guard(device);
+    cuda::DeviceGuard guard(device);
     const gp_tensor &v = *t.view();
     Tensor out = allocateOnDevice(device, v.dtype, v.rank, v.dims);
     bool ok = !out.empty();
@@ -150,7 +131,7 @@ public:
     if (!slot)
       return Tensor();
     std::lock_guard<std::mutex> lock(slot->mutex);
-    DeviceGuard guard(a.device());
+    cuda::DeviceGuard guard(a.device());
     const gp_tensor &v = *a.view();
     Tensor sum = allocateOnDevice(a.device(), v.dtype, v.rank, v.dims);
     if (sum.empty() || gp_cuda_await(slot->ctx, a.view()) != GP_OK ||
@@ -173,7 +154,7 @@ private:
     std::unique_ptr<Slot> &slot = contexts[device];
     if (!slot) {
       slot = std::make_unique<Slot>();
-      DeviceGuard guard(device);
+      cuda::DeviceGuard guard(device);
       if (gp_cuda_ctx_create(device, GP_PRECISION_FP32, &slot->ctx) != GP_OK) {
         error = gp_last_error();
         contexts.erase(device);
