@@ -19,8 +19,8 @@ bytes and graph run gpipe-translate --import-onnx only.
   utils/fuzz_onnx.py [--build build] [--count 300] [--seed 1] [--out DIR]
 
 Needs Python with the onnx package (Debian's python3-onnx). Exit status 1
-when any mutant crashed. 2026-11-28: 200 byte, 250 graph and 60 pipeline
-mutants, no crash.
+when any mutant crashed. 2026-11-28: seeds 5 and 7 (115 mutants of each
+kind), no crash.
 """
 import argparse
 import copy
