@@ -143,13 +143,24 @@ extern "C" gp_status gp_cpu_softmax(const gp_tensor *x, int64_t axis, bool log,
         T mx = -std::numeric_limits<T>::infinity();
         for (int64_t i = 0; i < dim; ++i)
           mx = std::max(mx, in[base + i * inner]);
+        // One exponential per element: softmax keeps exp(x - max) (each
+        // element read before it is written, so `out` may be `x`) and
+        // scales it by 1/sum; log-softmax subtracts log(sum).
         double sum = 0;
-        for (int64_t i = 0; i < dim; ++i)
-          sum += std::exp(double(in[base + i * inner] - mx));
-        T logSum = T(std::log(sum));
         for (int64_t i = 0; i < dim; ++i) {
-          T v = in[base + i * inner] - mx - logSum;
-          o[base + i * inner] = log ? v : std::exp(v);
+          double e = std::exp(double(in[base + i * inner] - mx));
+          sum += e;
+          if (!log)
+            o[base + i * inner] = T(e);
+        }
+        if (log) {
+          T logSum = T(std::log(sum));
+          for (int64_t i = 0; i < dim; ++i)
+            o[base + i * inner] = in[base + i * inner] - mx - logSum;
+        } else {
+          double inv = 1.0 / sum;
+          for (int64_t i = 0; i < dim; ++i)
+            o[base + i * inner] = T(double(o[base + i * inner]) * inv);
         }
       }
     });
