@@ -1,6 +1,7 @@
 //===- tensor.cpp - gp::Tensor --------------------------------------------===//
 
 #include "gpipe/runtime/gp_program.h"
+#include "../common.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -13,8 +14,10 @@ Tensor Tensor::allocate(gp_dtype dtype, int32_t rank, const int64_t *dims) {
     return Tensor();
   size_t bytes = gp_numel(&view) * gp_dtype_size(dtype);
   void *data = std::malloc(bytes ? bytes : 1);
-  if (!data)
+  if (!data) {
+    fail("out of memory for " + describe(&view) + " (" + std::to_string(bytes) + " bytes)");
     return Tensor();
+  }
   view.data = data;
   return Tensor(view, std::shared_ptr<void>(data, std::free));
 }
