@@ -175,3 +175,31 @@ extern "C" gp_status gp_npy_write(const char *path, const gp_tensor *t) {
     return fail(where + "write failed: " + std::strerror(errno));
   return GP_OK;
 }
+
+namespace {
+template <typename T> void widen(const void *from, int64_t n, int64_t *to) {
+  const T *src = static_cast<const T *>(from);
+  for (int64_t i = 0; i < n; ++i)
+    to[i] = static_cast<int64_t>(src[i]);
+}
+} // namespace
+
+extern "C" gp_status gp_npy_widen(gp_tensor *t, gp_dtype want) {
+  if (!t || want != GP_I64 ||
+      (t->dtype != GP_I32 && t->dtype != GP_I16 && t->dtype != GP_I8 && t->dtype != GP_U8))
+    return GP_OK;
+  int64_t n = gp_numel(t);
+  auto *wide = static_cast<int64_t *>(std::malloc(n > 0 ? n * sizeof(int64_t) : 1));
+  if (!wide)
+    return fail("out of memory widening " + describe(t) + " to i64");
+  switch (t->dtype) {
+  case GP_I32: widen<int32_t>(t->data, n, wide); break;
+  case GP_I16: widen<int16_t>(t->data, n, wide); break;
+  case GP_I8: widen<int8_t>(t->data, n, wide); break;
+  default: widen<uint8_t>(t->data, n, wide); break;
+  }
+  gp_free(t->data);
+  t->data = wide;
+  t->dtype = GP_I64;
+  return GP_OK;
+}

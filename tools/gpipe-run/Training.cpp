@@ -81,6 +81,13 @@ std::optional<std::string> loadDataSet(func::FuncOp func,
     gp_tensor t;
     if (gp_npy_read(it->second.c_str(), &t) != GP_OK)
       return std::string(gp_last_error());
+    // Integer labels or ids saved narrower than i64 are widened (the
+    // compiled trainer's rule); floats must match.
+    if (auto want = dtypeFor(argType.getElementType()))
+      if (gp_npy_widen(&t, *want) != GP_OK) {
+        gp_free(t.data);
+        return std::string(gp_last_error());
+      }
     HostTensor array = HostTensor::adopt(t);
     bool ok = argType.getRank() >= 1 && t.rank == argType.getRank() &&
               dtypeFor(argType.getElementType()) == t.dtype;

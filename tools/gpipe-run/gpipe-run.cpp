@@ -379,6 +379,12 @@ int main(int argc, char **argv) {
     gp_tensor t;
     if (gp_npy_read(it->second.c_str(), &t) != GP_OK)
       return fail(gp_last_error());
+    // Integer ids saved narrower than i64 are widened, as for training.
+    if (auto want = gpipe::dtypeFor(argType.getElementType()))
+      if (gp_npy_widen(&t, *want) != GP_OK) {
+        gp_free(t.data);
+        return fail(gp_last_error());
+      }
     gpipe::HostTensor tensor = gpipe::HostTensor::adopt(t);
     if (!gpipe::matches(t, argType))
       return fail("input '" + name + "' expects " + typeString(argType) + ", got " +

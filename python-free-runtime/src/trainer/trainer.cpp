@@ -399,6 +399,13 @@ bool loadData(const Program &program, const std::map<std::string, std::string> &
       error = gp_last_error();
       return false;
     }
+    // Integer labels or ids saved narrower than the model's i64 (MNIST's
+    // uint8 labels) are widened; floats must match.
+    if (gp_npy_widen(&t, in.dtype) != GP_OK) {
+      gp_free(t.data);
+      error = gp_last_error();
+      return false;
+    }
     Tensor array = Tensor::adopt(t);
     bool shaped = t.dtype == in.dtype && t.rank == in.rank;
     for (int32_t d = 1; shaped && d < in.rank; ++d)

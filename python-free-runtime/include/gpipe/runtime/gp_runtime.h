@@ -225,6 +225,12 @@ gp_status gp_cpu_slice_grad(const gp_tensor *dy, const int64_t *starts,
  * On success *out describes the array and out->data is malloc'ed: release
  * it with gp_free. */
 gp_status gp_npy_read(const char *path, gp_tensor *out);
+/* An integer array read for an i64 input (class labels saved as uint8,
+ * token ids as int32): with `want` GP_I64 and `t` of i32, i16, i8 or u8, `t`
+ * becomes an i64 array with the same values (its data reallocated, still
+ * released with gp_free). Anything else is left as it is, for the caller's
+ * type check: floats are never converted. */
+gp_status gp_npy_widen(gp_tensor *t, gp_dtype want);
 gp_status gp_npy_write(const char *path, const gp_tensor *t);
 void gp_free(void *data);
 
