@@ -148,6 +148,10 @@ int evaluate(func::FuncOp eval, const TrainingOptions &options, ParamStore &para
   gp_tensor labels;
   if (gp_npy_read(options.evalLabelsFile.c_str(), &labels) != GP_OK)
     return fail(gp_last_error());
+  if (gp_npy_widen(&labels, GP_I64) != GP_OK) {
+    gp_free(labels.data);
+    return fail(gp_last_error());
+  }
   HostTensor ownedLabels = HostTensor::adopt(labels);
   if ((labels.dtype != GP_I64 && labels.dtype != GP_I32) || labels.rank != 1 ||
       labels.dims[0] != data.rows)
