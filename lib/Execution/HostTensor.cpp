@@ -86,25 +86,29 @@ BufferPool &pool() {
 } // namespace
 
 FailureOr<HostTensor> HostTensor::allocate(RankedTensorType type, std::string *error) {
-  auto why = [&](const llvm::Twine &msg) -> FailureOr<HostTensor> {
-    if (error)
-      *error = msg.str();
+  // The type is printed only for a message: the interpreter allocates
+  // every value through here.
+  auto why = [&](const llvm::Twine &before, const llvm::Twine &after) -> FailureOr<HostTensor> {
+    if (error) {
+      std::string typeText;
+      llvm::raw_string_ostream(typeText) << type;
+      *error = (before + typeText + after).str();
+    }
     return failure();
   };
-  std::string typeText;
-  llvm::raw_string_ostream(typeText) << type;
   auto dtype = dtypeFor(type.getElementType());
   if (!dtype)
-    return why("the CPU runtime has no element type of " + typeText);
+    return why("the CPU runtime has no element type of ", "");
   if (type.getRank() > GP_MAX_RANK || !type.hasStaticShape())
     return why("the CPU runtime holds static shapes of rank " + llvm::Twine(GP_MAX_RANK) +
-               " at most, not " + typeText);
+                   " at most, not ",
+               "");
   HostTensor h;
   gp_tensor_init(&h.tensor, *dtype, type.getRank(), type.getShape().data());
   size_t bytes = std::max<size_t>(h.bytes(), 1);
   void *data = pool().acquire(bytes);
   if (!data)
-    return why("out of memory for a " + typeText + " (" + llvm::Twine(bytes) + " bytes)");
+    return why("out of memory for a ", " (" + llvm::Twine(bytes) + " bytes)");
   h.storage = std::shared_ptr<void>(data, [bytes](void *p) { pool().release(p, bytes); });
   h.tensor.data = data;
   return h;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 using namespace gp;
@@ -71,7 +72,6 @@ struct StreamUse {
 /// A live block of device memory.
 struct Block {
   size_t size = 0;
-  int device = 0;
   /// Event mode: when its contents are complete (null: they are, as far as
   /// any stream needs to wait), and the streams that used it.
   std::shared_ptr<cuda::Fence> ready;
@@ -202,17 +202,13 @@ public:
       f(it->second);
   }
 
-  void addStream(cudaStream_t stream, int device) {
+  void addStream(cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(mutex);
-    liveStreams[stream] = device;
+    liveStreams.insert(stream);
   }
   void removeStream(cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(mutex);
     liveStreams.erase(stream);
-  }
-  bool isLive(cudaStream_t stream) {
-    std::lock_guard<std::mutex> lock(mutex);
-    return liveStreams.count(stream) != 0;
   }
 
 private:
@@ -258,7 +254,6 @@ private:
     Block &b = blocks[p];
     b = Block();
     b.size = size;
-    b.device = device;
     if (eventMode() && boundStream && boundDevice == device && liveStreams.count(boundStream))
       b.addUser(boundStream, device);
     return p;
@@ -313,7 +308,7 @@ private:
   /// Live blocks by address (ordered: a view's data finds its block).
   std::map<void *, Block> blocks;
   /// The streams of live contexts; a destroyed one was synchronized first.
-  std::map<cudaStream_t, int> liveStreams;
+  std::set<cudaStream_t> liveStreams;
 };
 
 Allocator &allocator() {
@@ -371,7 +366,7 @@ extern "C" gp_status gp_cuda_ctx_create(int device, gp_cuda_precision precision,
     gp_cuda_ctx_destroy(ctx.release());
     return GP_ERROR;
   }
-  allocator().addStream(ctx->stream, device);
+  allocator().addStream(ctx->stream);
   *out = ctx.release();
   return GP_OK;
 }
