@@ -86,17 +86,22 @@ def torch_step_ms(model, x, y, precision, warmup, steps):
         start = time.perf_counter()
         opt.zero_grad()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(x)
+            out, target = model(x), y
             if out.dim() == 3:
-                out = out.permute(0, 2, 1)
-            loss = torch.nn.functional.cross_entropy(out.float(), y)
+                # An LM's loss over (batch x sequence) rows of classes, as
+                # PyTorch users write it, not over dim 1 of a permuted
+                # [batch, classes, sequence] view (the ONNX loss's layout,
+                # which this benchmark used until 2026-11-28): gpipe's
+                # training builder reshapes to rows too.
+                out, target = out.reshape(-1, out.shape[-1]), y.reshape(-1)
+            loss = torch.nn.functional.cross_entropy(out.float(), target)
         loss.backward()
         opt.step()
         torch.cuda.synchronize()
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1e3)
     # The trainer that runs next gets the GPU's memory back.
-    del model, x, y, opt, out, loss
+    del model, x, y, opt, out, target, loss
     torch.cuda.empty_cache()
     return statistics.median(times)
 

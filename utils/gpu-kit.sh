@@ -213,19 +213,37 @@ EOF
 }
 
 run() {
+  local work passed=0 failed=0 logs
+  [ -f "$kit/kit.tar.xz" ] || { echo "gpu-kit: no $kit/kit.tar.xz (utils/gpu-kit.sh pack)" >&2; exit 1; }
+  work="$(mktemp -d)"
+  logs="$work/logs"
+  mkdir -p "$logs"
+  pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+  fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+  finish() {
+    # The device tool brings back at most 8 files: the logs as one archive,
+    # the benchmark's table and the profiles beside it.
+    if [ -n "${OUT:-}" ]; then
+      tar -C "$work" -czf "$OUT/gpu-kit-logs.tar.gz" logs 2>/dev/null
+      cp "$logs"/bench.log "$logs"/*-profile.json "$logs"/*-trace.json "$OUT/" 2>/dev/null
+    fi
+    echo "gpu kit: $passed passed, $failed failed"
+    rm -rf "$work"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+  }
+  # A device call's time limit (timeout sends SIGTERM to the whole process
+  # group) still brings back what was logged so far: the running check
+  # ends, counts as failed, and finish runs.
+  trap 'fail "stopped by a signal: the checks after this one did not run"; finish' TERM INT
   # A Python with NumPy for the comparisons (a GPU machine's python3 has
   # PyTorch's; Debian's python3-numpy elsewhere).
   python=""
   for p in python3 /usr/bin/python3; do
     if "$p" -c 'import numpy' 2>/dev/null; then python=$p; break; fi
   done
-  [ -n "$python" ] || { echo "gpu-kit: run needs python3 with NumPy" >&2; exit 1; }
-  local work passed=0 failed=0 logs
-  [ -f "$kit/kit.tar.xz" ] || { echo "gpu-kit: no $kit/kit.tar.xz (utils/gpu-kit.sh pack)" >&2; exit 1; }
-  work="$(mktemp -d)"
-  logs="$work/logs"
-  mkdir -p "$logs"
-  tar -C "$work" -xJf "$kit/kit.tar.xz" || exit 1
+  [ -n "$python" ] || { echo "gpu-kit: run needs python3 with NumPy" >&2; rm -rf "$work"; exit 1; }
+  tar -C "$work" -xJf "$kit/kit.tar.xz" || { rm -rf "$work"; exit 1; }
   echo "gpu-kit: packed at commit $(cat "$work/commit" 2>/dev/null), this tree at" \
        "$(git -C "$root" rev-parse HEAD 2>/dev/null)"
   target=$(cat "$work/target" 2>/dev/null || echo cuda)
@@ -244,20 +262,6 @@ run() {
   kitenv=(env "LD_LIBRARY_PATH=$path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
   export GPIPE_TRAINER_LIBRARY_PATH="$path"
   nvidia-smi -L 2>/dev/null
-  pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-  fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-  finish() {
-    # The device tool brings back at most 8 files: the logs as one archive,
-    # the benchmark's table and the profiles beside it.
-    if [ -n "${OUT:-}" ]; then
-      tar -C "$work" -czf "$OUT/gpu-kit-logs.tar.gz" logs 2>/dev/null
-      cp "$logs"/bench.log "$logs"/*-profile.json "$logs"/*-trace.json "$OUT/" 2>/dev/null
-    fi
-    echo "gpu kit: $passed passed, $failed failed"
-    rm -rf "$work"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-  }
   local t0=$SECONDS status n
   if [ "$target" = cpu ]; then
     echo "gpu-kit: a CPU kit (GPU_KIT_TARGET=cpu): no GPU checks"

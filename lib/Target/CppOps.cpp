@@ -65,8 +65,8 @@ FailureOr<std::string> Emitter::out(Operation *op, Value result) {
     std::string name = "v" + std::to_string(counter++);
     bodyOs << llvm::formatv("  gp_tensor {0} = {{{1}, nullptr};\n", name,
                             shapeFields(result.getType()));
-    bodyOs << llvm::formatv(cuda ? "  {2}{1} = gp::allocateOnDevice(gp_cuda_ctx_device(cu), "
-                                   "{0}.dtype, {0}.rank, {0}.dims);\n"
+    bodyOs << llvm::formatv(cuda ? "  {2}{1} = gp::allocateOnStream(cu, {0}.dtype, {0}.rank, "
+                                   "{0}.dims);\n"
                                  : "  {2}{1} = gp::Tensor::allocate({0}.dtype, {0}.rank, "
                                    "{0}.dims);\n",
                             name, holder, declare ? "gp::Tensor " : "");

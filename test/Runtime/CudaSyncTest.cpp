@@ -165,6 +165,58 @@ TEST_F(CudaSync, AFreedBlockWaitsForTheStreamsThatUsedIt) {
     gp_cuda_free(0, t);
 }
 
+// gp_cuda_alloc_on: a freed block that only its own stream still works on
+// goes back to that stream at once (the stream runs the new work after the
+// old), never to another stream or an allocation of unknown stream.
+TEST_F(CudaSync, AFreedBlockIsReusedAtOnceOnTheStreamThatUsedIt) {
+  // A size no other test uses, so no cached block of it comes first.
+  const int64_t n = 3 << 18;
+  gp_tensor p{};
+  gp_tensor_init(&p, GP_F32, 1, &n);
+  p.data = gp_cuda_alloc_on(a, bytesOf(p));
+  ASSERT_NE(p.data, nullptr) << gp_last_error();
+  keepBusy(a);
+  ASSERT_GP_OK(gp_cuda_memset_zero(a, p.data, bytesOf(p)));
+  ASSERT_GP_OK(gp_cuda_finish(a));
+  ASSERT_GP_OK(gp_cuda_publish(a, &p));
+  gp_cuda_free(0, p.data);
+  gp_cuda_memory_stats before = gp_cuda_get_memory_stats(0);
+  void *onB = gp_cuda_alloc_on(b, bytesOf(p));
+  void *unknown = gp_cuda_alloc(0, bytesOf(p));
+  void *onA = gp_cuda_alloc_on(a, bytesOf(p));
+  gp_cuda_memory_stats after = gp_cuda_get_memory_stats(0);
+  EXPECT_TRUE(busy(a)) << "the stream finished before the allocations: nothing was tested";
+  EXPECT_NE(onB, p.data) << "another stream got a block its old stream was still working on";
+  EXPECT_NE(unknown, p.data) << "an allocation of no stream got a block still in use";
+  EXPECT_EQ(onA, p.data) << "the block's own stream did not get it back at once";
+  EXPECT_EQ(after.same_stream_reuses, before.same_stream_reuses + 1);
+  EXPECT_EQ(after.mallocs, before.mallocs + 2) << "onB and unknown are new blocks";
+  EXPECT_GE(after.peak_reserved_bytes, after.reserved_bytes);
+  for (void *t : {onB, unknown, onA})
+    gp_cuda_free(0, t);
+}
+
+// A block another stream also used waits for that stream, whoever asks.
+TEST_F(CudaSync, AFreedBlockSharedWithAnotherStreamIsNotReusedEarly) {
+  const int64_t n = 5 << 18;
+  gp_tensor p{};
+  gp_tensor_init(&p, GP_F32, 1, &n);
+  p.data = gp_cuda_alloc_on(a, bytesOf(p));
+  ASSERT_NE(p.data, nullptr) << gp_last_error();
+  ASSERT_GP_OK(gp_cuda_memset_zero(a, p.data, bytesOf(p)));
+  ASSERT_GP_OK(gp_cuda_finish(a));
+  ASSERT_GP_OK(gp_cuda_publish(a, &p));
+  ASSERT_GP_OK(gp_cuda_await(b, &p)); // b becomes a user
+  keepBusy(b);
+  ASSERT_GP_OK(gp_cuda_copy_bytes(b, m1.data, p.data, 0, bytesOf(p)));
+  gp_cuda_free(0, p.data);
+  void *onA = gp_cuda_alloc_on(a, bytesOf(p));
+  EXPECT_TRUE(busy(b)) << "the reader finished before the allocation: nothing was tested";
+  EXPECT_NE(onA, p.data) << "a block was handed to one stream while another still read it";
+  ASSERT_GP_OK(gp_cuda_sync(b));
+  gp_cuda_free(0, onA);
+}
+
 TEST_F(CudaSync, HostModeFinishWaitsAndFreeReusesAtOnce) {
   gp_cuda_set_sync_mode(GP_CUDA_SYNC_HOST);
   gp_tensor p = writtenByAReadByB(1 << 18);

@@ -62,7 +62,7 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
 // CHECK-NEXT:    return paramFail(ctx, "cannot load parameter 'w'");
 // CHECK-NEXT:  if (gp_cuda_await(cu, [[W]]) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "waiting for parameter 'w'");
-// CHECK:       gp::Tensor [[Q:s[0-9]+]] = gp::allocateOnDevice(gp_cuda_ctx_device(cu),
+// CHECK:       gp::Tensor [[Q:s[0-9]+]] = gp::allocateOnStream(cu,
 // CHECK-NOT:   cudaCopyOut
 // CHECK:       if (gp_cuda_finish(cu) != GP_OK)
 // CHECK-NEXT:    return fail(ctx, "@f_update");
@@ -96,7 +96,7 @@ func.func @f_loss(%x: tensor<2x4xf32> {gpipe.name = "x"}) -> tensor<f32> {
 // CHECK:       if (gp_cuda_gemm(cu, &[[A]], {{v[0-9]+}}, nullptr, 1.0f, 0.0f, false, false, &[[G:v[0-9]+]]) != GP_OK)
 // A returned tensor is computed into its result (device memory from the
 // caching allocator), never copied out of the arena.
-// CHECK:       results[4] = gp::allocateOnDevice(gp_cuda_ctx_device(cu), [[R:v[0-9]+]].dtype, [[R]].rank, [[R]].dims);
+// CHECK:       results[4] = gp::allocateOnStream(cu, [[R:v[0-9]+]].dtype, [[R]].rank, [[R]].dims);
 // CHECK:       if (gp_cuda_unary(cu, GP_RELU, &[[G]], 0.0, 0.0, &[[R]]) != GP_OK)
 // CHECK-NOT:   cudaCopyOut
 // CHECK:       if (gp_cuda_finish(cu) != GP_OK)

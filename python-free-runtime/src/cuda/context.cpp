@@ -11,7 +11,9 @@
 #include "cuda_internal.h"
 #include "device_guard.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -85,21 +87,36 @@ struct Block {
   }
 };
 
+/// An event recorded on a stream that used a freed block.
+struct UseEvent {
+  int device;
+  cudaStream_t stream;
+  cudaEvent_t event;
+};
+
 /// A freed block that waits for the streams that used it: one event per
 /// stream, recorded at the free.
 struct Pending {
   void *ptr = nullptr;
-  std::vector<std::pair<int, cudaEvent_t>> events; // (device, event)
+  std::vector<UseEvent> events;
 };
+
+/// How many of a size class's waiting blocks an allocation looks at
+/// (oldest first) before it asks cudaMalloc.
+constexpr int kWaitingScan = 8;
 
 class Allocator {
 public:
-  void *alloc(int device, size_t bytes) {
+  /// `stream`: the stream that will do the block's work (null: unknown). A
+  /// freed block whose remaining uses are all on that stream is handed out
+  /// at once: the stream runs the new work after the old (PyTorch's rule
+  /// for a block that stays on its stream).
+  void *alloc(int device, size_t bytes, cudaStream_t stream = nullptr) {
     size_t size = sizeClass(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex);
-      if (void *p = takeCached(device, size))
-        return adopt(p, device, size);
+      if (void *p = takeCached(device, size, stream))
+        return adopt(p, device, size, stream);
     }
     int current = 0;
     if (cuda::check(cudaGetDevice(&current), "cudaGetDevice") != GP_OK)
@@ -116,6 +133,13 @@ public:
       release(device);
       status = cudaMalloc(&p, size);
     }
+    if (status == cudaSuccess) {
+      std::lock_guard<std::mutex> lock(mutex);
+      Stats &st = stats[device];
+      ++st.mallocs;
+      st.reserved += size;
+      st.peakReserved = std::max(st.peakReserved, st.reserved);
+    }
     if (current != device)
       cudaSetDevice(current);
     if (status != cudaSuccess) {
@@ -125,7 +149,7 @@ public:
       return nullptr;
     }
     std::lock_guard<std::mutex> lock(mutex);
-    return adopt(p, device, size);
+    return adopt(p, device, size, stream);
   }
 
   void free(int device, void *p) {
@@ -160,11 +184,11 @@ public:
         cudaGetLastError();
         if (event)
           eventPool[u.device].push_back(event);
-        for (auto &[dev, e] : pending.events)
-          eventPool[dev].push_back(e);
+        for (const UseEvent &e : pending.events)
+          eventPool[e.device].push_back(e.event);
         return;
       }
-      pending.events.push_back({u.device, event});
+      pending.events.push_back({u.device, u.stream, event});
     }
     if (pending.events.empty())
       cache[device][block.size].push_back(p);
@@ -179,12 +203,26 @@ public:
     std::vector<void *> freed;
     {
       std::lock_guard<std::mutex> lock(mutex);
-      for (auto &[size, list] : cache[device])
+      for (auto &[size, list] : cache[device]) {
         freed.insert(freed.end(), list.begin(), list.end());
+        stats[device].reserved -= size * list.size();
+      }
       cache[device].clear();
     }
     for (void *p : freed)
       cudaFree(p);
+  }
+
+  gp_cuda_memory_stats statsOf(int device) {
+    std::lock_guard<std::mutex> lock(mutex);
+    const Stats &st = stats[device];
+    gp_cuda_memory_stats out{};
+    out.mallocs = st.mallocs;
+    out.reserved_bytes = st.reserved;
+    out.peak_reserved_bytes = st.peakReserved;
+    out.cache_hits = st.cacheHits;
+    out.same_stream_reuses = st.sameStream;
+    return out;
   }
 
   /// Event mode: the block holding `data`, if it is one of ours.
@@ -212,29 +250,47 @@ public:
   }
 
 private:
-  /// A cached block of `size` (taking back freed blocks whose streams have
-  /// passed their events, oldest first); nullptr if none. Under the lock.
-  void *takeCached(int device, size_t size) {
+  /// A cached block of `size` for work on `stream` (null: unknown); nullptr
+  /// if none. Under the lock. A block from the cache first, else the oldest
+  /// of the first kWaitingScan freed blocks whose uses `stream` need not
+  /// wait for (those on `stream` itself, or passed).
+  void *takeCached(int device, size_t size, cudaStream_t stream) {
     auto &free = cache[device][size];
     if (free.empty()) {
       auto &queue = waiting[device][size];
-      while (!queue.empty() && passed(queue.front())) {
+      // Those passed for every stream move to the cache, oldest first.
+      while (!queue.empty() && readyFor(queue.front(), nullptr)) {
         free.push_back(queue.front().ptr);
         queue.pop_front();
+      }
+      if (free.empty() && stream) {
+        int scan = 0;
+        for (auto it = queue.begin(); it != queue.end() && scan < kWaitingScan; ++it, ++scan)
+          if (readyFor(*it, stream)) {
+            void *p = it->ptr;
+            queue.erase(it);
+            ++stats[device].sameStream;
+            return p;
+          }
       }
     }
     if (free.empty())
       return nullptr;
+    ++stats[device].cacheHits;
     void *p = free.back();
     free.pop_back();
     return p;
   }
 
-  /// Whether every event of `p` has completed; those that have go back to
-  /// the pool only all together.
-  bool passed(Pending &p) {
-    for (auto &[device, event] : p.events) {
-      cudaError_t status = cudaEventQuery(event);
+  /// Whether work on `stream` may use `p` now: each of its events is on
+  /// that stream (which runs the new work after it) or has completed. When
+  /// so, its events go back to the pool (an event still pending may be
+  /// recorded again).
+  bool readyFor(Pending &p, cudaStream_t stream) {
+    for (const UseEvent &e : p.events) {
+      if (stream && e.stream == stream)
+        continue;
+      cudaError_t status = cudaEventQuery(e.event);
       if (status != cudaSuccess) {
         // cudaErrorNotReady is no error, but it stays as the thread's last
         // error for the next cudaGetLastError (a launch check) to find.
@@ -242,20 +298,23 @@ private:
         return false;
       }
     }
-    for (auto &[device, event] : p.events)
-      eventPool[device].push_back(event);
+    for (const UseEvent &e : p.events)
+      eventPool[e.device].push_back(e.event);
     p.events.clear();
     return true;
   }
 
-  /// Records a block handed out: in event mode the stream bound on this
-  /// thread (the function allocating it) is its first user.
-  void *adopt(void *p, int device, size_t size) {
+  /// Records a block handed out: in event mode its first user is `stream`,
+  /// else the stream bound on this thread (the function allocating it).
+  void *adopt(void *p, int device, size_t size, cudaStream_t stream) {
     Block &b = blocks[p];
     b = Block();
     b.size = size;
-    if (eventMode() && boundStream && boundDevice == device && liveStreams.count(boundStream))
-      b.addUser(boundStream, device);
+    if (!eventMode())
+      return p;
+    cudaStream_t first = stream ? stream : (boundDevice == device ? boundStream : nullptr);
+    if (first && liveStreams.count(first))
+      b.addUser(first, device);
     return p;
   }
 
@@ -288,18 +347,22 @@ private:
       waiting[device].clear();
     }
     for (auto &[size, p] : all)
-      for (auto &[dev, event] : p.events) {
-        cuda::DeviceGuard on(dev);
-        cudaEventSynchronize(event);
+      for (const UseEvent &e : p.events) {
+        cuda::DeviceGuard on(e.device);
+        cudaEventSynchronize(e.event);
       }
     cudaGetLastError();
     std::lock_guard<std::mutex> lock(mutex);
     for (auto &[size, p] : all) {
-      for (auto &[dev, event] : p.events)
-        eventPool[dev].push_back(event);
+      for (const UseEvent &e : p.events)
+        eventPool[e.device].push_back(e.event);
       cache[device][size].push_back(p.ptr);
     }
   }
+
+  struct Stats {
+    uint64_t mallocs = 0, reserved = 0, peakReserved = 0, cacheHits = 0, sameStream = 0;
+  };
 
   std::mutex mutex;
   std::map<int, std::map<size_t, std::vector<void *>>> cache;
@@ -309,6 +372,7 @@ private:
   std::map<void *, Block> blocks;
   /// The streams of live contexts; a destroyed one was synchronized first.
   std::set<cudaStream_t> liveStreams;
+  std::map<int, Stats> stats;
 };
 
 Allocator &allocator() {
@@ -420,9 +484,11 @@ extern "C" gp_status gp_cuda_finish(gp_cuda_ctx *ctx) {
   if (!eventMode())
     return gp_cuda_sync(ctx);
   cuda::DeviceGuard on(ctx->device);
+  static std::atomic<uint64_t> fences{0};
   auto fence = std::make_shared<cuda::Fence>();
   fence->stream = ctx->stream;
   fence->device = ctx->device;
+  fence->seq = ++fences;
   if (cuda::check(cudaEventCreateWithFlags(&fence->event, cudaEventDisableTiming),
                   "cudaEventCreateWithFlags") != GP_OK ||
       cuda::check(cudaEventRecord(fence->event, ctx->stream), "cudaEventRecord") != GP_OK)
@@ -444,7 +510,10 @@ extern "C" gp_status gp_cuda_publish(gp_cuda_ctx *ctx, const gp_tensor *t) {
 }
 
 namespace {
-gp_status awaitOn(cudaStream_t stream, int device, bool track, const gp_tensor *t) {
+/// `waited`: the waiting context's record of fences already waited for
+/// (null for a stream that is no context's).
+gp_status awaitOn(cudaStream_t stream, int device, bool track, const gp_tensor *t,
+                  std::unordered_map<cudaStream_t, uint64_t> *waited) {
   if (!eventMode() || !t || !t->data)
     return GP_OK;
   std::shared_ptr<cuda::Fence> fence;
@@ -456,35 +525,46 @@ gp_status awaitOn(cudaStream_t stream, int device, bool track, const gp_tensor *
   });
   if (!fence)
     return GP_OK;
+  uint64_t *seen = nullptr;
+  if (waited) {
+    seen = &(*waited)[fence->stream];
+    if (*seen >= fence->seq)
+      return GP_OK; // a wait for this fence or a later one of its stream
+  }
   // A parameter is read by every micro-batch's functions long after the
   // update that wrote it: once its event is seen complete, no more waits.
   cudaError_t status = cudaEventQuery(fence->event);
   if (status == cudaSuccess) {
     fence->done.store(true, std::memory_order_release);
-    return GP_OK;
+  } else {
+    if (status != cudaErrorNotReady)
+      return cuda::check(status, "cudaEventQuery");
+    cudaGetLastError(); // not-ready is not an error a launch check should see
+    // The fence stays alive (this reference) until the wait is enqueued.
+    if (cuda::check(cudaStreamWaitEvent(stream, fence->event, 0), "cudaStreamWaitEvent") !=
+        GP_OK)
+      return GP_ERROR;
   }
-  if (status != cudaErrorNotReady)
-    return cuda::check(status, "cudaEventQuery");
-  cudaGetLastError(); // not-ready is not an error a launch check should see
-  // The fence stays alive (this reference) until the wait is enqueued.
-  return cuda::check(cudaStreamWaitEvent(stream, fence->event, 0), "cudaStreamWaitEvent");
+  if (seen)
+    *seen = fence->seq;
+  return GP_OK;
 }
 } // namespace
 
 extern "C" gp_status gp_cuda_await(gp_cuda_ctx *ctx, const gp_tensor *t) {
-  return awaitOn(ctx->stream, ctx->device, /*track=*/true, t);
+  return awaitOn(ctx->stream, ctx->device, /*track=*/true, t, &ctx->waited);
 }
 
 extern "C" gp_status gp_cuda_await_all(gp_cuda_ctx *ctx, const gp_tensor *const *ts,
                                        int32_t n) {
   for (int32_t i = 0; i < n; ++i)
-    if (awaitOn(ctx->stream, ctx->device, /*track=*/true, ts[i]) != GP_OK)
+    if (awaitOn(ctx->stream, ctx->device, /*track=*/true, ts[i], &ctx->waited) != GP_OK)
       return GP_ERROR;
   return GP_OK;
 }
 
 extern "C" gp_status gp_cuda_await_stream(void *stream, int device, const gp_tensor *t) {
-  return awaitOn(static_cast<cudaStream_t>(stream), device, /*track=*/false, t);
+  return awaitOn(static_cast<cudaStream_t>(stream), device, /*track=*/false, t, nullptr);
 }
 
 extern "C" gp_status gp_cuda_arena(gp_cuda_ctx *ctx, size_t bytes, unsigned char **out) {
@@ -549,7 +629,15 @@ extern "C" void *gp_cuda_alloc(int device, size_t bytes) {
   return allocator().alloc(device, bytes);
 }
 
+extern "C" void *gp_cuda_alloc_on(gp_cuda_ctx *ctx, size_t bytes) {
+  return allocator().alloc(ctx->device, bytes, ctx->stream);
+}
+
 extern "C" void gp_cuda_free(int device, void *ptr) { allocator().free(device, ptr); }
+
+extern "C" gp_cuda_memory_stats gp_cuda_get_memory_stats(int device) {
+  return allocator().statsOf(device);
+}
 
 extern "C" gp_status gp_cuda_to_device(gp_cuda_ctx *ctx, void *dst, const void *src,
                                        size_t bytes) {

@@ -32,6 +32,9 @@ struct Fence {
   cudaEvent_t event = nullptr;
   cudaStream_t stream = nullptr;
   int device = 0;
+  /// Increasing with each fence made: of two fences on one stream, the
+  /// later has the larger number (and completes after the other).
+  uint64_t seq = 0;
   /// Set once a query found the event complete: later waits are skipped.
   std::atomic<bool> done{false};
   Fence() = default;
@@ -55,6 +58,10 @@ struct gp_cuda_ctx {
   size_t workspaceBytes = 0;
   /// The event of the last gp_cuda_finish (event mode).
   std::shared_ptr<gp::cuda::Fence> lastFence;
+  /// Per stream this one waited on (or found done), the largest fence
+  /// number: an earlier fence of that stream needs no wait (a function's
+  /// parameters all share the update's fence).
+  std::unordered_map<cudaStream_t, uint64_t> waited;
   /// The function arena (gp_cuda_arena).
   unsigned char *arena = nullptr;
   size_t arenaBytes = 0;

@@ -37,16 +37,29 @@
 
 using namespace gp;
 
-Tensor gp::allocateOnDevice(int device, gp_dtype dtype, int32_t rank, const int64_t *dims) {
+namespace {
+Tensor allocateFrom(int device, gp_cuda_ctx *stream, gp_dtype dtype, int32_t rank,
+                    const int64_t *dims) {
   gp_tensor view{};
   if (gp_tensor_init(&view, dtype, rank, dims) != GP_OK)
     return Tensor();
-  void *data = gp_cuda_alloc(device, gp_numel(&view) * gp_dtype_size(dtype));
+  size_t bytes = gp_numel(&view) * gp_dtype_size(dtype);
+  void *data = stream ? gp_cuda_alloc_on(stream, bytes) : gp_cuda_alloc(device, bytes);
   if (!data)
     return Tensor();
   view.data = data;
   return Tensor(view, std::shared_ptr<void>(data, [device](void *p) { gp_cuda_free(device, p); }),
                 device);
+}
+} // namespace
+
+Tensor gp::allocateOnDevice(int device, gp_dtype dtype, int32_t rank, const int64_t *dims) {
+  return allocateFrom(device, nullptr, dtype, rank, dims);
+}
+
+Tensor gp::allocateOnStream(gp_cuda_ctx *cuda, gp_dtype dtype, int32_t rank,
+                            const int64_t *dims) {
+  return allocateFrom(gp_cuda_ctx_device(cuda), cuda, dtype, rank, dims);
 }
 
 gp_cuda_ctx *gp::cudaContext(FunctionContext &ctx) {
@@ -57,7 +70,7 @@ gp_cuda_ctx *gp::cudaContext(FunctionContext &ctx) {
 
 bool gp::cudaCopyOut(FunctionContext &ctx, gp_cuda_ctx *cuda, const gp_tensor &value,
                      Tensor &result) {
-  result = allocateOnDevice(gp_cuda_ctx_device(cuda), value.dtype, value.rank, value.dims);
+  result = allocateOnStream(cuda, value.dtype, value.rank, value.dims);
   if (result.empty() ||
       gp_cuda_copy_bytes(cuda, result.view()->data, value.data, gp_cuda_ctx_device(cuda),
                          result.bytes()) != GP_OK) {
@@ -336,7 +349,7 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
   long gpus = 0;
   NcclOptions nccl;
   gp_cuda_sync_mode sync = GP_CUDA_SYNC_HOST;
-  bool serialized = false;
+  bool serialized = false, memoryStats = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       int rc = trainerMain(program, 2, std::vector<char *>{argv[0], argv[i]}.data());
@@ -348,9 +361,15 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
                   "default) waits for its stream before it returns; events returns once the work\n"
                   "is enqueued and the readers' streams wait on a CUDA event (then --trace spans\n"
                   "are the host's enqueue times, and a GPU fault is reported where the host\n"
-                  "next waits).\n",
+                  "next waits);\n"
+                  "--memory-stats prints, at the end, each GPU's cudaMalloc calls, the most\n"
+                  "memory held and the allocations the caching allocator served.\n",
                   nccl.timeoutSeconds);
       return rc;
+    }
+    if (!std::strcmp(argv[i], "--memory-stats")) {
+      memoryStats = true;
+      continue;
     }
     if (!std::strcmp(argv[i], "--gpus")) {
       char *end = nullptr;
@@ -407,5 +426,18 @@ int gp::cudaTrainerMain(const Program &program, int argc, char **argv) {
   static CudaMemory *memory = new CudaMemory();
   setDeviceMemory(memory);
   CudaAccelerator accelerator(program, static_cast<int>(gpus), nccl, *memory);
-  return trainerMain(program, static_cast<int>(args.size()) - 1, args.data(), &accelerator);
+  int rc = trainerMain(program, static_cast<int>(args.size()) - 1, args.data(), &accelerator);
+  if (memoryStats)
+    for (int d = 0; d < gpus; ++d) {
+      gp_cuda_memory_stats st = gp_cuda_get_memory_stats(d);
+      constexpr double kMiB = 1024.0 * 1024.0;
+      std::printf("GPU %d memory: %llu cudaMalloc calls, at most %.1f MiB held (%.1f MiB at the "
+                  "end); %llu allocations from the cache, %llu of them still in use on their own "
+                  "stream\n",
+                  d, static_cast<unsigned long long>(st.mallocs), st.peak_reserved_bytes / kMiB,
+                  st.reserved_bytes / kMiB, static_cast<unsigned long long>(st.cache_hits +
+                                                                            st.same_stream_reuses),
+                  static_cast<unsigned long long>(st.same_stream_reuses));
+    }
+  return rc;
 }

@@ -111,10 +111,24 @@ gp_status gp_cuda_await_stream(void *stream, int device, const gp_tensor *t);
  * for reuse, by size class). NULL (with gp_last_error set) when the device
  * is out of memory even after the cache is released. */
 void *gp_cuda_alloc(int device, size_t bytes);
+/* gp_cuda_alloc for work on the context's stream: in event mode a freed
+ * block whose remaining uses are all on that stream is reused at once (the
+ * stream runs the new work after them) instead of waiting for its event. */
+void *gp_cuda_alloc_on(gp_cuda_ctx *ctx, size_t bytes);
 /* Returns `ptr` (from gp_cuda_alloc on `device`) to the cache. In host sync
  * mode call it only once no enqueued work uses the memory; in event mode
  * the block waits for the streams that used it (see above). */
 void gp_cuda_free(int device, void *ptr);
+/* The allocator's counts for `device` since the process began. */
+typedef struct gp_cuda_memory_stats {
+  uint64_t mallocs;             /* cudaMalloc calls that succeeded */
+  uint64_t reserved_bytes;      /* held from CUDA now (live and cached) */
+  uint64_t peak_reserved_bytes; /* the most ever held */
+  uint64_t cache_hits;          /* allocations served by a free block */
+  uint64_t same_stream_reuses;  /* ... by a block still in use on the
+                                   allocating stream (event mode) */
+} gp_cuda_memory_stats;
+gp_cuda_memory_stats gp_cuda_get_memory_stats(int device);
 /* Copies `bytes` on the context's stream; host memory may be pageable. */
 gp_status gp_cuda_to_device(gp_cuda_ctx *ctx, void *dst, const void *src,
                             size_t bytes);

@@ -19,6 +19,9 @@ namespace gp {
 /// allocator); empty with gp_last_error set when the device is out of
 /// memory.
 Tensor allocateOnDevice(int device, gp_dtype dtype, int32_t rank, const int64_t *dims);
+/// allocateOnDevice on the context's device for work on its stream (a
+/// generated function's result): gp_cuda_alloc_on.
+Tensor allocateOnStream(gp_cuda_ctx *cuda, gp_dtype dtype, int32_t rank, const int64_t *dims);
 
 /// The CUDA context a generated function runs in; nullptr with ctx.error
 /// set when the trainer gave it none.
