@@ -270,7 +270,7 @@ run() {
   else
     timeout 240 "${kitenv[@]}" "$work/bin/gpipe-cuda-tests" > "$logs/cuda-tests.log" 2>&1
     status=$?
-    grep -E '^\[  (FAILED|PASSED|SKIPPED) \]' "$logs/cuda-tests.log"
+    grep -E '^\[  (FAILED|PASSED|SKIPPED) +\]' "$logs/cuda-tests.log"
     n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)
     passed=$((passed + ${n:-0}))
     n=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$logs/cuda-tests.log" | tail -1)

@@ -82,6 +82,23 @@ protected:
     return p;
   }
 
+  /// An f32[n] block for work on `a` (gp_cuda_alloc_on) that `a` zeroes,
+  /// after milliseconds of work when `busyFirst`, and publishes.
+  gp_tensor zeroedOnA(int64_t n, bool busyFirst) {
+    gp_tensor p{};
+    gp_tensor_init(&p, GP_F32, 1, &n);
+    p.data = gp_cuda_alloc_on(a, bytesOf(p));
+    EXPECT_NE(p.data, nullptr) << gp_last_error();
+    if (!p.data)
+      return p;
+    if (busyFirst)
+      keepBusy(a);
+    EXPECT_GP_OK(gp_cuda_memset_zero(a, p.data, bytesOf(p)));
+    EXPECT_GP_OK(gp_cuda_finish(a));
+    EXPECT_GP_OK(gp_cuda_publish(a, &p));
+    return p;
+  }
+
   static bool busy(gp_cuda_ctx *ctx) {
     cudaError_t status = cudaStreamQuery(static_cast<cudaStream_t>(gp_cuda_ctx_stream(ctx)));
     cudaGetLastError();
@@ -170,15 +187,8 @@ TEST_F(CudaSync, AFreedBlockWaitsForTheStreamsThatUsedIt) {
 // old), never to another stream or an allocation of unknown stream.
 TEST_F(CudaSync, AFreedBlockIsReusedAtOnceOnTheStreamThatUsedIt) {
   // A size no other test uses, so no cached block of it comes first.
-  const int64_t n = 3 << 18;
-  gp_tensor p{};
-  gp_tensor_init(&p, GP_F32, 1, &n);
-  p.data = gp_cuda_alloc_on(a, bytesOf(p));
-  ASSERT_NE(p.data, nullptr) << gp_last_error();
-  keepBusy(a);
-  ASSERT_GP_OK(gp_cuda_memset_zero(a, p.data, bytesOf(p)));
-  ASSERT_GP_OK(gp_cuda_finish(a));
-  ASSERT_GP_OK(gp_cuda_publish(a, &p));
+  gp_tensor p = zeroedOnA(3 << 18, /*busyFirst=*/true);
+  ASSERT_NE(p.data, nullptr);
   gp_cuda_free(0, p.data);
   gp_cuda_memory_stats before = gp_cuda_get_memory_stats(0);
   void *onB = gp_cuda_alloc_on(b, bytesOf(p));
@@ -198,14 +208,8 @@ TEST_F(CudaSync, AFreedBlockIsReusedAtOnceOnTheStreamThatUsedIt) {
 
 // A block another stream also used waits for that stream, whoever asks.
 TEST_F(CudaSync, AFreedBlockSharedWithAnotherStreamIsNotReusedEarly) {
-  const int64_t n = 5 << 18;
-  gp_tensor p{};
-  gp_tensor_init(&p, GP_F32, 1, &n);
-  p.data = gp_cuda_alloc_on(a, bytesOf(p));
-  ASSERT_NE(p.data, nullptr) << gp_last_error();
-  ASSERT_GP_OK(gp_cuda_memset_zero(a, p.data, bytesOf(p)));
-  ASSERT_GP_OK(gp_cuda_finish(a));
-  ASSERT_GP_OK(gp_cuda_publish(a, &p));
+  gp_tensor p = zeroedOnA(5 << 18, /*busyFirst=*/false);
+  ASSERT_NE(p.data, nullptr);
   ASSERT_GP_OK(gp_cuda_await(b, &p)); // b becomes a user
   keepBusy(b);
   ASSERT_GP_OK(gp_cuda_copy_bytes(b, m1.data, p.data, 0, bytesOf(p)));
