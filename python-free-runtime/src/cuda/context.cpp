@@ -258,20 +258,26 @@ private:
     auto &free = cache[device][size];
     if (free.empty()) {
       auto &queue = waiting[device][size];
-      // Those passed for every stream move to the cache, oldest first.
-      while (!queue.empty() && readyFor(queue.front(), nullptr)) {
-        free.push_back(queue.front().ptr);
-        queue.pop_front();
-      }
-      if (free.empty() && stream) {
+      if (stream) {
+        // One query per event: a block passed for every stream is as good
+        // here as one only `stream` still uses.
         int scan = 0;
-        for (auto it = queue.begin(); it != queue.end() && scan < kWaitingScan; ++it, ++scan)
-          if (readyFor(*it, stream)) {
+        for (auto it = queue.begin(); it != queue.end() && scan < kWaitingScan; ++it, ++scan) {
+          bool onStream = false;
+          if (readyFor(*it, stream, onStream)) {
             void *p = it->ptr;
             queue.erase(it);
-            ++stats[device].sameStream;
+            ++(onStream ? stats[device].sameStream : stats[device].cacheHits);
             return p;
           }
+        }
+        return nullptr;
+      }
+      // Those passed for every stream move to the cache, oldest first.
+      bool onStream = false;
+      while (!queue.empty() && readyFor(queue.front(), nullptr, onStream)) {
+        free.push_back(queue.front().ptr);
+        queue.pop_front();
       }
     }
     if (free.empty())
@@ -283,13 +289,16 @@ private:
   }
 
   /// Whether work on `stream` may use `p` now: each of its events is on
-  /// that stream (which runs the new work after it) or has completed. When
-  /// so, its events go back to the pool (an event still pending may be
-  /// recorded again).
-  bool readyFor(Pending &p, cudaStream_t stream) {
+  /// that stream (which runs the new work after it; `onStream` says whether
+  /// one was) or has completed. When so, its events go back to the pool (an
+  /// event still pending may be recorded again).
+  bool readyFor(Pending &p, cudaStream_t stream, bool &onStream) {
+    onStream = false;
     for (const UseEvent &e : p.events) {
-      if (stream && e.stream == stream)
+      if (stream && e.stream == stream) {
+        onStream = true;
         continue;
+      }
       cudaError_t status = cudaEventQuery(e.event);
       if (status != cudaSuccess) {
         // cudaErrorNotReady is no error, but it stays as the thread's last
